@@ -1,0 +1,140 @@
+"""Typed view of the toolchain matrix (see ``data/matrix.yaml``)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+PLATFORMS = ("linux", "macos", "windows")
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    version: str
+    platform: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class WindowsCompiler:
+    id: str
+    msc_ver: int
+    runtime: str
+    toolsets: tuple[str, ...]
+    provided_by: str
+    install: dict[str, object]
+    components: dict[str, tuple[str, ...]]
+    caveats: tuple[str, ...]
+
+    def components_for(self, arch: str) -> tuple[str, ...]:
+        return self.components.get("all", ()) + self.components.get(arch, ())
+
+
+@dataclass(frozen=True)
+class Image:
+    """One container image, pinned by digest."""
+
+    policy: str
+    arch: str
+    repository: str
+    digest: str
+    state: str
+    pythons: tuple[str, ...]
+    base: str = ""
+    glibc: str = ""
+    musl: str = ""
+    note: str = ""
+    eol_since: date | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.repository}@{self.digest}"
+
+    @property
+    def local_name(self) -> str:
+        """Stable local name a builder host tags the pinned image with."""
+        return f"wheelfleet/{self.policy}_{self.arch}:pinned"
+
+    @property
+    def platform_tag(self) -> str:
+        return f"{self.policy}_{self.arch}"
+
+    def ref_via(self, mirrors: dict[str, str]) -> str:
+        """The reference to pull, rewritten through a registry mirror when one is set.
+
+        ``quay.io/pypa/x`` with mirrors ``{"quay.io": "127.0.0.1:5000"}`` becomes
+        ``127.0.0.1:5000/pypa/x@sha256:…`` — same digest, so the bytes are the same.
+        """
+        registry, _, path = self.repository.partition("/")
+        mirror = mirrors.get(registry) or mirrors.get("*")
+        return f"{mirror}/{path}@{self.digest}" if mirror else self.ref
+
+
+@dataclass(frozen=True)
+class WindowsPython:
+    compiler: str
+    abi_tag: str
+    arches: dict[str, str]  # arch -> source kind (nuget | msi)
+
+
+@dataclass(frozen=True)
+class MacPython:
+    source: str  # pkg | pkg_freethreaded | pyenv_ucs4
+    abi_tag: str
+    arches: tuple[str, ...]
+    min_macos: dict[str, str]
+    universal2: bool = False
+    pkg_version: str = ""
+    pkg_suffix: str = ""
+    sha256: str | None = None
+    caveats: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LinuxPython:
+    abi_tags: tuple[str, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Python:
+    id: str
+    version: str
+    state: str
+    abi_tags: tuple[str, ...]
+    free_threaded: bool = False
+    windows: WindowsPython | None = None
+    macos: MacPython | None = None
+    linux: LinuxPython | None = None
+
+    @property
+    def minor(self) -> str:
+        return ".".join(self.version.split(".")[:2])
+
+    @property
+    def pre_release(self) -> bool:
+        return self.state == "pre-release"
+
+
+@dataclass
+class Matrix:
+    pythons: dict[str, Python]
+    images: list[Image]
+    tools: dict[str, Tool]
+    windows_compilers: dict[str, WindowsCompiler]
+    windows_sources: dict[str, object]
+    macos: dict[str, object]
+    platform_arches: dict[str, dict[str, str]]
+    eol_policies: dict[str, date]
+    files: list[str] = field(default_factory=list)
+
+    def images_for(self, policy: str, arch: str | None = None) -> list[Image]:
+        return [i for i in self.images if i.policy == policy and (arch is None or i.arch == arch)]
+
+    @property
+    def policies(self) -> list[str]:
+        return sorted({i.policy for i in self.images})
