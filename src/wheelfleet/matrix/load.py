@@ -91,10 +91,14 @@ def check_overlay(over: Any, name: str, base: dict[str, Any]) -> None:
     r = Reader(over, name)
     r.require_mapping(["schema", "tools", "windows_compilers", "macos", "images",
                        "eol_policies", "pythons"])
-    for i, _ in enumerate(r.raw("images") or []):
+    arches = {p: dict(base["platforms"][p]["arches"]) for p in PLATFORMS}
+    images = r.raw("images") or []
+    if not isinstance(images, list):
+        raise r.fail("images", "expected a list of images")
+    for i in range(len(images)):
         img = r.child("images").child(i)
         img.require_mapping(IMAGE_KEYS)
-        read_image(img, {}, {})
+        read_image(img, {}, arches)
     for pid in r.raw("pythons") or {}:
         if pid not in base["pythons"]:
             raise r.child("pythons").fail(str(pid), "unknown Python; an overlay can lock or "

@@ -1,0 +1,27 @@
+"""Glue between pyinfra's per-host deploy context and the validated matrix selection."""
+
+from __future__ import annotations
+
+from pyinfra import host, state
+
+from wheelfleet.errors import InputError
+from wheelfleet.selection import Selection, select_for_host
+
+
+def inventory_name() -> str:
+    """The inventory file this run loaded, for error messages."""
+    inv = getattr(state, "inventory", None)
+    return str(getattr(inv, "filename", None) or getattr(state, "cwd", None) or "inventory")
+
+
+def current_selection() -> Selection | InputError:
+    """The current host's selection, or the one-line error that says why it has none.
+
+    Returned rather than raised: an exception while pyinfra loads a deploy file for one host
+    aborts the whole run, whereas a bad host should fail alone.
+    """
+    groups = [str(g) for g in host.groups]
+    try:
+        return select_for_host(host.name, groups, host.data.dict(), inventory_name())
+    except InputError as err:
+        return err

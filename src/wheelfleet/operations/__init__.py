@@ -1,0 +1,1 @@
+"""pyinfra operations of wheelfleet (generators yielding only what is still needed)."""
