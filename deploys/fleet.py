@@ -11,7 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from roles.linux_base import linux_base  # noqa: E402
-
+from roles.linux_builder import linux_builder  # noqa: E402
 from wheelfleet.deploying import current_selection  # noqa: E402
 from wheelfleet.errors import InputError  # noqa: E402
 from wheelfleet.operations.fleet import refuse  # noqa: E402
@@ -22,6 +22,7 @@ if isinstance(selection, InputError):
     refuse(name="Validate host selection", reason=f"invalid selection: {selection}")
 elif selection.platform == "linux":
     linux_base()
+    linux_builder(selection=selection)
 else:
     refuse(
         name=f"{selection.platform} roles",

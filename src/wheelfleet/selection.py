@@ -24,7 +24,8 @@ COMMON_KEYS = ["pythons", "arches", "matrix_overlay", "health_parallel", "health
                "work_dir"]
 PLATFORM_KEYS = {
     "linux": ["image_policies", "container_engine", "registry_mirrors", "insecure_registries",
-              "container_storage_driver", "container_runtime", "container_cgroup_manager",
+              "container_storage_driver", "container_storage_root",
+              "container_runtime", "container_cgroup_manager",
               "container_events_logger", "container_default_ulimits", "prune_unselected_images",
               "pull_timeout", "linux_base_packages", "apt_cache_time"],
     "macos": ["openssl_version", "pyenv_root"],
@@ -32,6 +33,7 @@ PLATFORM_KEYS = {
 }
 PASS_THROUGH = re.compile(r"^(ssh_|winrm_|_|pyinfra_)")
 ENGINES = ["podman", "docker"]
+ULIMIT = re.compile(r"^[a-z]+=-?\d+:-?\d+$")
 HOSTPORT = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$")
 
 
@@ -172,6 +174,10 @@ def _check_linux_settings(r: Reader) -> None:
     for i, reg in enumerate(r.str_list("insecure_registries", optional=True)):
         if not HOSTPORT.match(reg):
             raise r.child("insecure_registries").fail(i, f"expected host[:port], got {reg!r}")
+    for i, limit in enumerate(r.str_list("container_default_ulimits", optional=True)):
+        if not ULIMIT.match(limit):
+            raise r.child("container_default_ulimits").fail(
+                i, f"expected NAME=SOFT:HARD like 'nofile=1024:1024', got {limit!r}")
     for key in ("pull_timeout", "health_parallel", "health_timeout", "apt_cache_time"):
         value = r.raw(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)

@@ -33,8 +33,8 @@ TOP_KEYS = ["schema", "tools", "windows_compilers", "windows_sources", "macos",
             "linux_image_pythons", "images", "eol_policies", "pythons", "platforms"]
 PYTHON_KEYS = ["version", "state", "abi_tags", "free_threaded", "windows", "macos", "linux"]
 PYTHON_STATES = ["eol", "security", "bugfix", "pre-release"]
-IMAGE_KEYS = ["policy", "arch", "repository", "digest", "base", "state", "glibc", "musl",
-              "pythons", "note"]
+IMAGE_KEYS = ["policy", "arch", "repository", "digest", "tag", "base", "state", "glibc",
+              "musl", "pythons", "note"]
 IMAGE_STATES = ["supported", "alpha", "eol", "test"]
 MAC_KEYS = ["source", "abi_tag", "arches", "min_macos", "universal2", "pkg_version",
             "pkg_suffix", "sha256", "caveats"]
@@ -294,6 +294,7 @@ def read_image(r: Reader, eol_policies: dict[str, date],
                                                                    default=""),
                  glibc=str(r.raw("glibc") or ""), musl=str(r.raw("musl") or ""),
                  note=r.string("note", optional=True, default=""),
+                 tag=r.string("tag", optional=True, default=""),
                  eol_since=eol_policies.get(policy))
 
 

@@ -48,6 +48,7 @@ class Image:
     glibc: str = ""
     musl: str = ""
     note: str = ""
+    tag: str = ""  # the human tag the digest was published under (explains drift)
     eol_since: date | None = None
 
     @property

@@ -1,0 +1,101 @@
+"""linux_builder: a container engine holding exactly the manylinux/musllinux images pinned."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from pyinfra import host, logger
+from pyinfra.api import deploy
+from pyinfra.operations import apt, files, pip
+
+from wheelfleet.operations.images import PULL_SCRIPT, pinned_image, unselected_images_removed
+from wheelfleet.selection import Selection
+
+TOOLS_VENV = "/opt/wheelfleet/tools"
+ENGINE_PACKAGES = {"podman": ["podman", "skopeo"], "docker": ["docker.io", "skopeo"]}
+
+
+def _template(name: str) -> str:
+    return str(resources.files("wheelfleet").joinpath(f"templates/{name}"))
+
+
+@deploy("linux_builder")
+def linux_builder(selection: Selection) -> None:
+    """
+    Container engine configured from host data, the selected images pulled by digest (through
+    the fleet's registry mirror), unselected managed images removed, pinned repair tools.
+
+    + selection: the host's validated matrix selection (``wheelfleet.deploying``)
+
+    **Example:**
+
+    .. code:: python
+
+        linux_builder(selection=current_selection())
+    """
+    data = selection.data
+    engine = data.get("container_engine", "podman")
+    runtime = data.get("container_runtime")
+    insecure = list(data.get("insecure_registries") or [])
+    ulimits = list(data.get("container_default_ulimits") or [])
+
+    packages = list(ENGINE_PACKAGES[engine]) + ([runtime] if runtime else [])
+    apt.packages(name=f"Install container engine ({', '.join(packages)})", packages=packages,
+                 no_recommends=True, _env={"DEBIAN_FRONTEND": "noninteractive"},
+                 _timeout=1800)
+
+    if engine == "podman":
+        files.directory(name="Registries drop-in directory",
+                        path="/etc/containers/registries.conf.d")
+        files.template(name="Insecure (local mirror) registries", src=_template(
+            "registries.conf.j2"), dest="/etc/containers/registries.conf.d/50-wheelfleet.conf",
+            insecure_registries=insecure)
+        files.template(name="Engine settings (runtime, cgroups, ulimits)",
+                       src=_template("containers.conf.j2"),
+                       dest="/etc/containers/containers.conf", default_ulimits=ulimits,
+                       runtime=runtime, cgroup_manager=data.get("container_cgroup_manager"),
+                       events_logger=data.get("container_events_logger"))
+        if data.get("container_storage_driver"):
+            files.template(name="Image storage", src=_template("storage.conf.j2"),
+                           dest="/etc/containers/storage.conf",
+                           driver=data["container_storage_driver"],
+                           graphroot=data.get("container_storage_root",
+                                              "/var/lib/containers/storage"))
+    else:
+        docker_ulimits = {u.split("=")[0]: {"Name": u.split("=")[0],
+                                            "Soft": int(u.split("=")[1].split(":")[0]),
+                                            "Hard": int(u.split("=")[1].split(":")[-1])}
+                          for u in ulimits}
+        files.template(name="Docker daemon settings", src=_template("daemon.json.j2"),
+                       dest="/etc/docker/daemon.json", insecure_registries=insecure,
+                       default_ulimits=ulimits, docker_ulimits=docker_ulimits,
+                       storage_driver=data.get("container_storage_driver"))
+
+    files.put(name="Pinned-image pull helper",
+              src=str(resources.files("wheelfleet").joinpath("scripts/pull-pinned.sh")),
+              dest=PULL_SCRIPT, mode="755", create_remote_dir=True)
+
+    mirrors = selection.registry_mirrors
+    for image in selection.images:
+        if image.eol_since:
+            logger.warning(f"[{host.name}] {image.platform_tag}: policy {image.policy} is EOL "
+                           f"since {image.eol_since}; plan to drop it")
+        if image.state == "alpha":
+            logger.warning(f"[{host.name}] {image.platform_tag}: image is alpha upstream")
+        tag_ref = None
+        if image.tag:
+            repo = image.ref_via(mirrors).rpartition("@")[0]
+            tag_ref = f"{repo}:{image.tag}"
+        pinned_image(name=f"Pinned image {image.platform_tag}", ref=image.ref_via(mirrors),
+                     digest=image.digest, local_name=image.local_name, engine=engine,
+                     pull_timeout=int(data.get("pull_timeout", 900)), tag_ref=tag_ref)
+
+    if data.get("prune_unselected_images", True):
+        unselected_images_removed(name="Remove images no longer selected",
+                                  keep=[i.local_name for i in selection.images], engine=engine)
+
+    tools = [f"{t.name}=={t.version}" for t in selection.matrix.tools.values()
+             if t.platform == "linux"]
+    pip.venv(name="Venv for pinned repair tools", path=TOOLS_VENV, _timeout=300)
+    pip.packages(name=f"Pinned repair tools ({', '.join(tools)})", packages=tools,
+                 virtualenv=TOOLS_VENV, _timeout=900)

@@ -1,0 +1,1 @@
+"""pyinfra facts of wheelfleet: what is really on a host, never what we hope is there."""
