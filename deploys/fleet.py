@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from roles.linux_base import linux_base  # noqa: E402
 from roles.linux_builder import linux_builder  # noqa: E402
+from roles.wheel_health import wheel_health  # noqa: E402
 from wheelfleet.deploying import current_selection  # noqa: E402
 from wheelfleet.errors import InputError  # noqa: E402
 from wheelfleet.operations.fleet import refuse  # noqa: E402
@@ -23,6 +24,7 @@ if isinstance(selection, InputError):
 elif selection.platform == "linux":
     linux_base()
     linux_builder(selection=selection)
+    wheel_health(selection=selection)
 else:
     refuse(
         name=f"{selection.platform} roles",

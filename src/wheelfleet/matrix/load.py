@@ -29,7 +29,7 @@ from wheelfleet.matrix.model import (
 )
 from wheelfleet.matrix.reader import Reader, reject_unknown_keys
 
-TOP_KEYS = ["schema", "tools", "windows_compilers", "windows_sources", "macos",
+TOP_KEYS = ["schema", "tools", "canary", "windows_compilers", "windows_sources", "macos",
             "linux_image_pythons", "images", "eol_policies", "pythons", "platforms"]
 PYTHON_KEYS = ["version", "state", "abi_tags", "free_threaded", "windows", "macos", "linux"]
 PYTHON_STATES = ["eol", "security", "bugfix", "pre-release"]
@@ -89,7 +89,7 @@ def load_matrix(overlay: Path | str | None = None) -> Matrix:
 def check_overlay(over: Any, name: str, base: dict[str, Any]) -> None:
     """An overlay may only set keys the matrix schema knows; images are full entries."""
     r = Reader(over, name)
-    r.require_mapping(["schema", "tools", "windows_compilers", "macos", "images",
+    r.require_mapping(["schema", "tools", "canary", "windows_compilers", "macos", "images",
                        "eol_policies", "pythons"])
     arches = {p: dict(base["platforms"][p]["arches"]) for p in PLATFORMS}
     images = r.raw("images") or []
@@ -176,7 +176,15 @@ def build_matrix(data: Any, name: str, files: list[str]) -> Matrix:
         seen.add((image.policy, image.arch))
         images.append(image)
 
-    return Matrix(pythons=pythons, images=images, tools=tools, windows_compilers=compilers,
+    canary = top.child("canary")
+    canary.require_mapping(["build_requirements"])
+    build_requirements = canary.str_list("build_requirements")
+    for i, req in enumerate(build_requirements):
+        if "==" not in req:
+            raise canary.child("build_requirements").fail(
+                i, f"expected a pinned requirement NAME==VERSION, got {req!r}")
+
+    return Matrix(canary_build_requirements=build_requirements, pythons=pythons, images=images, tools=tools, windows_compilers=compilers,
                   windows_sources=dict(top.child("windows_sources").data or {}),
                   macos=dict(top.child("macos").data or {}), platform_arches=platform_arches,
                   eol_policies=eol_policies, files=files)

@@ -131,6 +131,7 @@ class Matrix:
     macos: dict[str, object]
     platform_arches: dict[str, dict[str, str]]
     eol_policies: dict[str, date]
+    canary_build_requirements: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
 
     def images_for(self, policy: str, arch: str | None = None) -> list[Image]:

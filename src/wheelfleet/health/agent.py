@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""wheelfleet health agent: runs on a build node, stdlib only, prints JSON records.
+
+    python3 agent.py PLAN.json
+
+For every (image, Python, variant) in the plan it runs the canary through build, repair,
+validate, install and import inside the pinned image (offline), in parallel up to the plan's
+limit, and prints one JSON list of records on stdout.  A record is ``passed`` only when every
+step ran and the answer matched; otherwise ``failed`` (first failing step, exit code, output
+tail, one-line diagnosis) or ``not-run`` (and why).  Uploaded by roles/wheel_health.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+STEPS = ["interpreter", "build", "repair", "validate", "install", "import"]
+TAIL = 25
+
+# Output patterns -> one-line diagnosis, first match wins.  Ordered from specific to general.
+DIAGNOSES = [
+    (r"No space left on device|Disk quota exceeded", "disk full in the work directory"),
+    (r"(gcc|cc|x86_64-linux-gnu-gcc)['\"]?: (No such file|not found)|command '?[\w./-]*gcc'? "
+     r"failed|error: command .*gcc.* failed: No such file|unable to execute '?gcc",
+     "compiler missing in the image: gcc not found"),
+    (r"openssl/\w+\.h: No such file", "OpenSSL headers missing in the image"),
+    (r"cannot find -lcrypto", "libcrypto missing in the image (link failed)"),
+    (r"patchelf", "patchelf missing or broken: auditwheel cannot graft libraries"),
+    (r"too-recent versioned symbols", "binary uses symbols too new for the policy"),
+    (r"cannot repair .* to .* ABI because of the presence of too-recent",
+     "binary uses symbols too new for the policy"),
+    (r"error while loading shared libraries|cannot open shared object file",
+     "a library the wheel needs is not bundled in it (import fails without the system copy)"),
+    (r"does not bundle libcrypto", "repaired wheel does not bundle libcrypto"),
+    (r"No module named ['\"]?(setuptools|wheel)", "build dependencies missing from the wheelhouse"),
+    (r"Could not find a version that satisfies", "build dependencies missing from the wheelhouse"),
+]
+
+
+def diagnose(step: str, output: str, exit_code: int | None) -> str:
+    for pattern, text in DIAGNOSES:
+        if re.search(pattern, output):
+            return text
+    if exit_code == 124:
+        return f"{step} step timed out"
+    if step == "interpreter":
+        return f"interpreter is broken or missing (exit {exit_code})"
+    if exit_code in (126, 127):
+        return f"{step} step: a command it needs is missing (exit {exit_code})"
+    last = next((line for line in reversed(output.splitlines()) if line.strip()), "no output")
+    return f"{step} step failed (exit {exit_code}): {last.strip()[:160]}"
+
+
+def run(cmd: list[str], timeout: int) -> tuple[int, str]:
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              timeout=timeout, errors="replace")
+        return proc.returncode, proc.stdout
+    except subprocess.TimeoutExpired as err:
+        out = err.stdout if isinstance(err.stdout, str) else (err.stdout or b"").decode(
+            "utf-8", "replace")
+        return 124, out + f"\n(timed out after {timeout}s)"
+    except FileNotFoundError as err:
+        return 127, str(err)
+
+
+def image_digests(engine: str, name: str) -> list[str]:
+    code, out = run([engine, "image", "inspect", "--format",
+                     "{{range .RepoDigests}}{{println .}}{{end}}", name], 60)
+    if code != 0:
+        return []
+    return sorted({line.rpartition("@")[2] for line in out.splitlines() if "@" in line})
+
+
+def native_arches() -> set[str]:
+    machine = platform.machine()
+    return {"x86_64": {"x86_64", "i686"}, "aarch64": {"aarch64", "armv7l"}}.get(
+        machine, {machine})
+
+
+def check_one(plan: dict, check: dict) -> dict:
+    started = time.monotonic()
+    record = {"image": check["image"], "image_digest": check["digest"],
+              "python": check["python"], "arch": check["arch"], "variant": check["variant"],
+              "status": "not-run", "step": None, "exit_code": None, "output_tail": [],
+              "diagnosis": None, "reason": None, "duration_s": 0.0, "versions": {},
+              "wheel": None, "bundled_libs": [], "answer": None}
+
+    def done(**fields: object) -> dict:
+        record.update(fields)
+        record["duration_s"] = round(time.monotonic() - started, 2)
+        return record
+
+    engine = plan["engine"]
+    if check["arch"] not in native_arches():
+        return done(reason=f"{check['arch']} images are not executable natively on this "
+                           f"{platform.machine()} node (no emulation configured)")
+    have = image_digests(engine, check["local_name"])
+    if not have:
+        return done(reason=f"image {check['local_name']} is not in the local store "
+                           "(converge the host with deploys/fleet.py)")
+    if check["digest"] not in have:
+        return done(status="failed", step="image", diagnosis="image digest drifted from the pin: "
+                    f"expected {check['digest']}, store holds {', '.join(have)}",
+                    output_tail=[f"{check['local_name']}: {d}" for d in have])
+
+    os.makedirs(plan["work_dir"], exist_ok=True)
+    try:
+        out_dir = tempfile.mkdtemp(prefix=f"{check['image']}-{check['python']}-",
+                                   dir=plan["work_dir"])
+    except OSError as err:
+        return done(status="failed", step="build", exit_code=None,
+                    output_tail=[str(err)], diagnosis=diagnose("build", str(err), None))
+    try:
+        cmd = [engine, "run", "--rm", "--network", "none",
+               "-v", f"{plan['canary_dir']}:/canary:ro",
+               "-v", f"{plan['wheelhouse']}:/wheelhouse:ro",
+               "-v", f"{plan['runner']}:/wheelfleet-runner.sh:ro",
+               "-v", f"{out_dir}:/out",
+               "-e", f"PY=/opt/python/{check['python']}/bin/python",
+               "-e", f"PLAT={check['plat']}", "-e", f"INPUT={plan['input']}",
+               "-e", f"ABI3={'1' if check['variant'] == 'abi3' else '0'}"]
+        cmd += list(plan.get("run_args", []))
+        cmd += [check["local_name"], "/bin/sh", "/wheelfleet-runner.sh"]
+        code, out = run(cmd, int(plan.get("timeout", 900)))
+        steps_dir = os.path.join(out_dir, "steps")
+        for step in STEPS:
+            rc_file = os.path.join(steps_dir, f"{step}.rc")
+            log = read(os.path.join(steps_dir, f"{step}.log"))
+            if step == "interpreter" and os.path.exists(rc_file):
+                record["versions"] = parse_versions(log)
+            if not os.path.exists(rc_file):
+                # The runner stopped before this step: the container itself failed.
+                text = out + log
+                return done(status="failed", step=step, exit_code=code,
+                            output_tail=tail(text), diagnosis=diagnose(step, text, code))
+            rc = int(read(rc_file).strip() or "1")
+            if rc != 0:
+                return done(status="failed", step=step, exit_code=rc, output_tail=tail(log),
+                            diagnosis=diagnose(step, log, rc))
+            if step == "validate":
+                info = json.loads(log.strip().splitlines()[-1])
+                record.update(wheel=info["wheel"], bundled_libs=info["bundled_libs"])
+            if step == "import":
+                lines = log.strip().splitlines()
+                answer = lines[0] if lines else ""
+                record["answer"] = answer
+                if len(lines) > 1:
+                    record["versions"]["openssl_bundled"] = lines[1]
+                if answer != plan["expected"]:
+                    return done(status="failed", step="import", exit_code=0,
+                                output_tail=tail(log),
+                                diagnosis=f"wrong answer from the canary: {answer[:70]!r}")
+        return done(status="passed")
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def parse_versions(log: str) -> dict:
+    versions: dict = {}
+    for line in log.splitlines():
+        if line.startswith("{"):
+            try:
+                info = json.loads(line)
+            except ValueError:
+                continue
+            versions["python"] = info.get("python")
+            versions["build_flags"] = info.get("build_flags", {})
+            versions["maxunicode"] = info.get("maxunicode")
+        elif ": " in line:
+            key, _, value = line.partition(": ")
+            if key in ("gcc", "libc", "auditwheel", "patchelf"):
+                versions[key] = value.strip()
+    libc = versions.get("libc", "")
+    match = re.search(r"(\d+\.\d+)\s*$", libc)
+    if match:
+        versions["glibc" if "GLIBC" in libc.upper() or "GNU" in libc else "libc_version"] = \
+            match.group(1)
+    return versions
+
+
+def read(path: str) -> str:
+    try:
+        with open(path, errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
+def tail(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()][-TAIL:]
+
+
+def main(argv: list[str]) -> int:
+    with open(argv[1]) as handle:
+        plan = json.load(handle)
+    with ThreadPoolExecutor(max_workers=max(1, int(plan.get("parallel", 2)))) as pool:
+        records = list(pool.map(lambda c: check_one(plan, c), plan["checks"]))
+    json.dump(records, sys.stdout)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
