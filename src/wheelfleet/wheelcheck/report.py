@@ -1,0 +1,70 @@
+"""The result model of a wheel check: a report per wheel holding a list of problems."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Problem codes. They are part of the CLI's JSON contract, so they never change spelling.
+ARCH_MISMATCH = "arch-mismatch"
+MISSING_ARCH_SLICE = "missing-arch-slice"
+MACOS_MIN_VERSION_ABOVE_TAG = "macos-min-version-above-tag"
+SYMBOLS_TOO_NEW = "symbols-too-new"
+EXTERNAL_LIBRARY_NOT_BUNDLED = "external-library-not-bundled"
+EXECUTABLE_STACK = "executable-stack"
+ABI3_VIOLATION = "abi3-violation"
+TAG_METADATA_MISMATCH = "tag-metadata-mismatch"
+RECORD_MISMATCH = "record-mismatch"
+UNREADABLE_WHEEL = "unreadable-wheel"
+
+ALL_CODES = (
+    ARCH_MISMATCH,
+    MISSING_ARCH_SLICE,
+    MACOS_MIN_VERSION_ABOVE_TAG,
+    SYMBOLS_TOO_NEW,
+    EXTERNAL_LIBRARY_NOT_BUNDLED,
+    EXECUTABLE_STACK,
+    ABI3_VIOLATION,
+    TAG_METADATA_MISMATCH,
+    RECORD_MISMATCH,
+    UNREADABLE_WHEEL,
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a wheel.
+
+    ``file`` is the path inside the wheel the problem is about, or ``""`` when it concerns
+    the wheel as a whole (e.g. it cannot be opened).
+    """
+
+    code: str
+    file: str
+    message: str
+
+
+@dataclass
+class WheelReport:
+    """Everything ``check_wheel`` found about one wheel; ``ok`` is true when nothing was found."""
+
+    wheel: str
+    ok: bool
+    problems: list[Problem] = field(default_factory=list)
+
+    @classmethod
+    def from_problems(cls, wheel: str, problems: list[Problem]) -> WheelReport:
+        """Build a report whose ``ok`` is derived from the problems, so the two never disagree."""
+        return cls(wheel=wheel, ok=not problems, problems=list(problems))
+
+    def codes(self) -> set[str]:
+        """The distinct problem codes, handy for callers that only want a verdict per check."""
+        return {p.code for p in self.problems}
+
+    def to_json(self) -> dict[str, Any]:
+        """The CLI's ``--json`` shape for this wheel."""
+        return {
+            "wheel": self.wheel,
+            "ok": self.ok,
+            "problems": [asdict(p) for p in self.problems],
+        }

@@ -1,0 +1,325 @@
+"""Build real binaries (gcc, clang/lld for Mach-O and foreign ELF, mingw for PE) and wheels.
+
+Everything here runs the real toolchains at test time; nothing is a canned binary. The
+``Toolchain`` compiles each artefact once per session into a temporary directory.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import re
+import shutil
+import subprocess
+import zipfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from packaging.tags import parse_tag
+
+# C sources. Extension modules declare the CPython functions they call instead of including
+# Python.h, so no Python headers are needed; the symbols stay undefined, as in a real module.
+EXT_SOURCE = """
+extern void *PyLong_FromLong(long);
+void *PyInit_ext(void) { return PyLong_FromLong(1); }
+"""
+EXT_GETRANDOM_SOURCE = """
+#include <sys/random.h>
+extern void *PyLong_FromLong(long);
+void *PyInit_ext(void) { char b[4]; getrandom(b, sizeof b, 0); return PyLong_FromLong(b[0]); }
+"""
+EXT_USES_HELPER_SOURCE = """
+extern void *PyLong_FromLong(long);
+extern long wf_helper(void);
+void *PyInit_ext(void) { return PyLong_FromLong(wf_helper()); }
+"""
+EXT_USES_LIBCRYPTO_SOURCE = """
+extern void *PyLong_FromLong(long);
+extern unsigned long OpenSSL_version_num(void);
+void *PyInit_ext(void) { return PyLong_FromLong((long)OpenSSL_version_num()); }
+"""
+EXT_ABI3_SINCE_310_SOURCE = """
+extern void *PyLong_FromLong(long);
+extern const char *PyUnicode_AsUTF8AndSize(void *, long *);
+void *PyInit_ext(void) { PyUnicode_AsUTF8AndSize(0, 0); return PyLong_FromLong(1); }
+"""
+EXT_NOT_LIMITED_SOURCE = """
+extern void *PyLong_FromLong(long);
+extern void **_PyObject_GetDictPtr(void *);
+void *PyInit_ext(void) { _PyObject_GetDictPtr(0); return PyLong_FromLong(1); }
+"""
+HELPER_SOURCE = "long wf_helper(void) { return 42; }\n"
+PYTHON3_DLL_SOURCE = """
+__declspec(dllexport) void *PyLong_FromLong(long v) { return 0; }
+__declspec(dllexport) const char *PyUnicode_AsUTF8AndSize(void *o, long *n) { return 0; }
+__declspec(dllexport) void **_PyObject_GetDictPtr(void *o) { return 0; }
+"""
+
+
+class ToolMissing(Exception):
+    """A compiler or linker needed for a fixture is not installed."""
+
+
+def run(*command: str | Path, cwd: Path | None = None) -> None:
+    """Run a build command; a failure shows the tool's own output."""
+    args = [str(c) for c in command]
+    if shutil.which(args[0]) is None:
+        raise ToolMissing(args[0])
+    result = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+
+
+class Toolchain:
+    """Compiles fixture binaries on demand, once each, into ``workdir``."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self._built: dict[str, Path] = {}
+
+    def _once(self, key: str, build: Callable[[Path], None], filename: str) -> Path:
+        if key not in self._built:
+            out_dir = self.workdir / key
+            out_dir.mkdir(parents=True, exist_ok=True)
+            output = out_dir / filename
+            build(output)
+            self._built[key] = output
+        return self._built[key]
+
+    def source(self, name: str, text: str) -> Path:
+        path = self.workdir / "src" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    # --- ELF (host gcc: x86_64 glibc) -------------------------------------------------------
+
+    def gcc_ext(self, key: str, source: str, *flags: str) -> Path:
+        """An x86_64 extension module built with the host gcc."""
+        src = self.source(f"{key}.c", source)
+        return self._once(
+            key,
+            lambda out: run("gcc", "-shared", "-fPIC", "-O1", "-o", out, src, *flags),
+            "ext.so",
+        )
+
+    def gcc_helper_lib(self) -> Path:
+        """libwfhelper.so.1: a library no manylinux policy whitelists."""
+        src = self.source("helper.c", HELPER_SOURCE)
+        return self._once(
+            "elf-helper",
+            lambda out: run(
+                "gcc", "-shared", "-fPIC", "-Wl,-soname,libwfhelper.so.1", "-o", out, src
+            ),
+            "libwfhelper.so.1",
+        )
+
+    def gcc_ext_linked_to_helper(self) -> Path:
+        """An extension that needs libwfhelper.so.1 via RUNPATH $ORIGIN/../pkg.libs."""
+        helper = self.gcc_helper_lib()
+        src = self.source("uses_helper.c", EXT_USES_HELPER_SOURCE)
+
+        def build(out: Path) -> None:
+            link_dir = out.parent / "link"
+            link_dir.mkdir(exist_ok=True)
+            shutil.copy(helper, link_dir / "libwfhelper.so")
+            run(
+                "gcc",
+                "-shared",
+                "-fPIC",
+                "-o",
+                out,
+                src,
+                f"-L{link_dir}",
+                "-lwfhelper",
+                "-Wl,--enable-new-dtags,-rpath,$ORIGIN/../pkg.libs",
+            )
+
+        return self._once("elf-uses-helper", build, "ext.so")
+
+    def clang_elf(self, key: str, target: str, *flags: str) -> Path:
+        """A freestanding extension for any ELF target (e.g. aarch64-linux-gnu), via lld."""
+        src = self.source(f"{key}.c", EXT_SOURCE)
+        return self._once(
+            key,
+            lambda out: run(
+                "clang-14",
+                f"--target={target}",
+                "-nostdlib",
+                "-shared",
+                "-fPIC",
+                "-fuse-ld=lld",
+                "-o",
+                out,
+                src,
+                *flags,
+            ),
+            "ext.so",
+        )
+
+    # --- Mach-O (clang-14 + ld64.lld-14, fused with llvm-lipo-14) ----------------------------
+
+    def macho_system_stub(self, arch: str) -> Path:
+        """A stand-in /usr/lib/libSystem.B.dylib to link against (macOS allows /usr/lib)."""
+        src = self.source("libsystem.c", "int wf_system_marker;\n")
+        return self._macho_dylib(
+            f"macho-libsystem-{arch}",
+            arch,
+            src,
+            "11.0",
+            "/usr/lib/libSystem.B.dylib",
+            "libSystem.B.dylib",
+        )
+
+    def macho_helper(self, arch: str, install_name: str, minos: str = "11.0") -> Path:
+        src = self.source("helper.c", HELPER_SOURCE)
+        key = f"macho-helper-{arch}-{re.sub(r'[^A-Za-z0-9]+', '_', install_name)}"
+        return self._macho_dylib(key, arch, src, minos, install_name, "libhelper.dylib")
+
+    def _macho_dylib(
+        self, key: str, arch: str, src: Path, minos: str, install_name: str, filename: str
+    ) -> Path:
+        def build(out: Path) -> None:
+            obj = out.with_suffix(".o")
+            run("clang-14", "-target", f"{arch}-apple-macos{minos}", "-c", src, "-o", obj)
+            run(
+                "ld64.lld-14",
+                "-arch",
+                arch,
+                "-platform_version",
+                "macos",
+                minos,
+                minos,
+                "-dylib",
+                "-install_name",
+                install_name,
+                "-o",
+                out,
+                obj,
+            )
+
+        return self._once(key, build, filename)
+
+    def macho_ext(
+        self,
+        arch: str,
+        minos: str,
+        *,
+        source: str = EXT_SOURCE,
+        link: Iterable[Path] = (),
+        rpaths: Iterable[str] = (),
+        key: str = "",
+    ) -> Path:
+        """A Python extension bundle (``-dylib -undefined dynamic_lookup``, like setuptools)."""
+        link = list(link)
+        rpaths = list(rpaths)
+        name = key or f"macho-ext-{arch}-{minos}"
+        src = self.source(f"{name}.c", source)
+
+        def build(out: Path) -> None:
+            obj = out.with_suffix(".o")
+            run("clang-14", "-target", f"{arch}-apple-macos{minos}", "-c", src, "-o", obj)
+            rpath_args = [arg for rpath in rpaths for arg in ("-rpath", rpath)]
+            run(
+                "ld64.lld-14",
+                "-arch",
+                arch,
+                "-platform_version",
+                "macos",
+                minos,
+                minos,
+                "-dylib",
+                "-undefined",
+                "dynamic_lookup",
+                "-o",
+                out,
+                obj,
+                self.macho_system_stub(arch),
+                *link,
+                *rpath_args,
+            )
+
+        return self._once(name, build, "ext.so")
+
+    def lipo(self, key: str, *thin: Path) -> Path:
+        return self._once(
+            key, lambda out: run("llvm-lipo-14", "-create", *thin, "-output", out), "ext.so"
+        )
+
+    # --- PE (mingw-w64 gcc; clang + lld-link for arm64) --------------------------------------
+
+    def mingw_dll(
+        self, key: str, arch: str, source: str, *link: Path, filename: str = "ext.pyd"
+    ) -> Path:
+        """A DLL built by ``{arch}-w64-mingw32-gcc``; ``link`` may name DLLs to import from."""
+        src = self.source(f"{key}.c", source)
+        compiler = f"{arch}-w64-mingw32-gcc"
+        return self._once(
+            key, lambda out: run(compiler, "-shared", "-o", out, src, *link), filename
+        )
+
+    def python3_dll(self, arch: str = "x86_64", filename: str = "python3.dll") -> Path:
+        """A stub ``python3.dll`` exporting a few CPython functions, to link against."""
+        return self.mingw_dll(f"pe-{filename}-{arch}", arch, PYTHON3_DLL_SOURCE, filename=filename)
+
+    def arm64_windows_dll(self) -> Path:
+        """A freestanding ARM64 Windows DLL (clang-14 + lld-link-14, no CRT needed)."""
+        src = self.source("arm64.c", "__declspec(dllexport) int PyInit_ext(void) { return 0; }\n")
+
+        def build(out: Path) -> None:
+            obj = out.with_suffix(".obj")
+            run("clang-14", "--target=aarch64-pc-windows-msvc", "-c", src, "-o", obj)
+            run("lld-link-14", "/dll", "/noentry", "/machine:arm64", f"/out:{out}", obj)
+
+        return self._once("pe-arm64", build, "ext.pyd")
+
+
+# --- wheel assembly ---------------------------------------------------------------------------
+
+RecordEditor = Callable[[list[list[str]]], list[list[str]]]
+
+
+def record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"sha256={digest}"
+
+
+def make_wheel(
+    directory: Path,
+    tag: str,
+    files: dict[str, bytes],
+    *,
+    dist: str = "pkg",
+    version: str = "1.0",
+    wheel_tags: list[str] | None = None,
+    edit_record: RecordEditor | None = None,
+    write_record: bool = True,
+) -> Path:
+    """Assemble ``{dist}-{version}-{tag}.whl`` holding ``files`` plus a correct dist-info.
+
+    ``wheel_tags`` overrides the WHEEL ``Tag:`` lines (default: the filename's tags expanded);
+    ``edit_record`` may rewrite the RECORD rows before they are written.
+    """
+    dist_info = f"{dist}-{version}.dist-info"
+    tag_lines = wheel_tags if wheel_tags is not None else sorted(str(t) for t in parse_tag(tag))
+    metadata = f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n".encode()
+    wheel_file = "Wheel-Version: 1.0\nGenerator: wheelfleet-tests\nRoot-Is-Purelib: false\n"
+    wheel_file += "".join(f"Tag: {line}\n" for line in tag_lines)
+    members = dict(files)
+    members[f"{dist_info}/METADATA"] = metadata
+    members[f"{dist_info}/WHEEL"] = wheel_file.encode()
+    rows = [[name, record_hash(data), str(len(data))] for name, data in members.items()]
+    rows.append([f"{dist_info}/RECORD", "", ""])
+    if edit_record is not None:
+        rows = edit_record(rows)
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    if write_record:
+        members[f"{dist_info}/RECORD"] = out.getvalue().encode()
+    path = directory / f"{dist}-{version}-{tag}.whl"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
