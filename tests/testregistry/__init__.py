@@ -1,0 +1,1 @@
+"""Tests for wheelfleet.testregistry (real registry, images and podman; need root)."""
