@@ -96,6 +96,8 @@ def linux_builder(selection: Selection) -> None:
 
     tools = [f"{t.name}=={t.version}" for t in selection.matrix.tools.values()
              if t.platform == "linux"]
-    pip.venv(name="Venv for pinned repair tools", path=TOOLS_VENV, _timeout=300)
+    pip.venv(name="Venv for pinned repair tools", path=TOOLS_VENV, python="python3",
+             _timeout=300)
     pip.packages(name=f"Pinned repair tools ({', '.join(tools)})", packages=tools,
-                 virtualenv=TOOLS_VENV, _timeout=900)
+                 virtualenv=TOOLS_VENV, virtualenv_kwargs={"python": "python3", "venv": True},
+                 _timeout=900)

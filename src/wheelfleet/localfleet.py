@@ -18,6 +18,7 @@ rlimits fail with "error setting rlimit type 7").
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,10 @@ def group_data_for(registry: Registry, overlay: Path, policies: list[str],
         "matrix_overlay": str(overlay),
         "registry_mirrors": {UPSTREAM: registry.address},
         "insecure_registries": [registry.address],
+        # The hosts trust what this machine trusts: its pip and apt may sit behind a
+        # TLS-inspecting proxy whose CA only the machine's own bundle carries.
+        "trusted_ca_bundle": ssl.get_default_verify_paths().cafile
+        or "/etc/ssl/certs/ca-certificates.crt",
         "pull_timeout": 300, "health_parallel": 2, "health_timeout": 600,
         **PODMAN_HOST_DATA,
     }

