@@ -62,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("check-wheel", help="validate wheels for any platform (see check-wheel -h)")
     sub.add_parser("testfleet", help="local Debian test hosts (see testfleet -h)")
 
+    health = sub.add_parser("health", help="every Linux node builds, repairs, installs and "
+                            "imports the canary; records as JSON")
+    health.add_argument("inventory")
+    health.add_argument("--limit", action="append", help="only this host (repeatable)")
+    health.add_argument("--json", action="store_true")
+    health.set_defaults(func=cmd_health)
+
     demo = sub.add_parser("demo", help="bring up a local test host, converge it, show it")
     demo.add_argument("--hosts", type=int, default=1)
     demo.add_argument("--dir", default=".testfleet")
@@ -117,6 +124,27 @@ def cmd_check_inventory(args: argparse.Namespace) -> int:
                   f"arches={','.join(row['arches'])}{extra}")
         print(f"ok: {len(rows)} hosts")
     return 0
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    from wheelfleet.fleetfile import load_fleet
+    from wheelfleet.health.run import run_health
+
+    load_fleet(args.inventory, args.limit)  # refuse bad input before connecting
+    docs, result = run_health(args.inventory, limit=args.limit)
+    records = [c for doc in docs.values() for c in doc["checks"]]
+    if args.json:
+        print(json.dumps(records, indent=1))
+    else:
+        for c in records:
+            what = c.get("diagnosis") or c.get("reason") or ""
+            print(f"{c.get('host', '?'):<12} {c.get('image') or '-':<24} {c.get('python', '-'):<14}"
+                  f" {c.get('variant', ''):<8} {c['status']:<8} {c.get('step') or ''} {what}")
+    unreachable = sorted(set(result.failed_hosts) - set(docs))
+    for host in unreachable:
+        print(f"{host}: no records (unreachable or failed before the check)", file=sys.stderr)
+    ok = records and all(c["status"] == "passed" for c in records) and not unreachable
+    return 0 if ok else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

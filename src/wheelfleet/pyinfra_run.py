@@ -9,6 +9,7 @@ monkey-patching out of the caller's process.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ def pyinfra_executable() -> str:
 def run_deploy(inventory: str | Path, deploy: str | Path, *, dry: bool = False,
                limit: list[str] | None = None, parallel: int | None = None,
                timeout: int = 3600, extra: list[str] | None = None,
-               echo: bool = False) -> RunResult:
+               echo: bool = False, env: dict[str, str] | None = None) -> RunResult:
     """Run ``pyinfra -y --json INVENTORY DEPLOY`` (``--dry`` for drift) and parse the result.
 
     >>> r = run_deploy(".testfleet/inventory.py", "deploys/fleet.py")   # doctest: +SKIP
@@ -60,7 +61,8 @@ def run_deploy(inventory: str | Path, deploy: str | Path, *, dry: bool = False,
         cmd += ["--parallel", str(parallel)]
     cmd += list(extra or []) + [str(inventory), str(deploy)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+                          stdin=subprocess.DEVNULL,
+                          env={**os.environ, **env} if env else None)
     if echo:
         sys.stderr.write(proc.stderr)
     result = RunResult(returncode=proc.returncode, dry=dry, log=proc.stderr)
@@ -83,3 +85,13 @@ def run_deploy(inventory: str | Path, deploy: str | Path, *, dry: bool = False,
             result.unchanged[host] = result.unchanged.get(host, 0) + 1
     result.failed_hosts = sorted(results.get("failed_hosts") or [])
     return result
+
+
+def repo_file(relative: str) -> Path:
+    """A file of the fleet repository (``deploys/…``): the current directory's, else the one
+    this package was installed from (an editable install of the repository)."""
+    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        candidate = base / relative
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError(f"{relative} not found in {Path.cwd()} or beside the package")

@@ -40,7 +40,7 @@ DIAGNOSES = [
      "binary uses symbols too new for the policy"),
     (r"error while loading shared libraries|cannot open shared object file",
      "a library the wheel needs is not bundled in it (import fails without the system copy)"),
-    (r"does not bundle libcrypto", "repaired wheel does not bundle libcrypto"),
+    (r"repaired wheel \S+ is not tagged", "repair produced a wheel without the policy's tag"),
     (r"No module named ['\"]?(setuptools|wheel)", "build dependencies missing from the wheelhouse"),
     (r"Could not find a version that satisfies", "build dependencies missing from the wheelhouse"),
 ]
@@ -148,7 +148,7 @@ def check_one(plan: dict, check: dict) -> dict:
                 return done(status="failed", step=step, exit_code=rc, output_tail=tail(log),
                             diagnosis=diagnose(step, log, rc))
             if step == "validate":
-                info = json.loads(log.strip().splitlines()[-1])
+                info = json.loads(log.strip().splitlines()[0])
                 record.update(wheel=info["wheel"], bundled_libs=info["bundled_libs"])
             if step == "import":
                 lines = log.strip().splitlines()

@@ -43,16 +43,20 @@ repair() {
 }
 
 validate() {
+    # The repaired wheel must carry the requested policy tag.  Whether it really bundles
+    # what it needs is proven by the import step, which runs without the system's libcrypto.
     "$PY" - <<'PYEOF'
-import glob, json, sys, zipfile
+import glob, json, os, sys, zipfile
 wheels = glob.glob("/out/wheelhouse/*.whl")
 if len(wheels) != 1:
     sys.exit(f"expected one repaired wheel, found {len(wheels)}")
+name = os.path.basename(wheels[0])
 names = zipfile.ZipFile(wheels[0]).namelist()
 libs = [n for n in names if ".libs/" in n and not n.endswith("/")]
-print(json.dumps({"wheel": wheels[0].rsplit("/", 1)[1], "bundled_libs": libs}))
-if not any("libcrypto" in n for n in libs):
-    sys.exit("repaired wheel does not bundle libcrypto")
+print(json.dumps({"wheel": name, "bundled_libs": libs}))
+platforms = name[:-len(".whl")].split("-")[-1].split(".")
+if os.environ["PLAT"] not in platforms:
+    sys.exit(f"repaired wheel {name} is not tagged {os.environ['PLAT']}")
 PYEOF
 }
 

@@ -7,7 +7,13 @@
 * :class:`~.podmanenv.PodmanEnv` -- an isolated podman store/config for pulls and runs.
 """
 
-from .faults import Repush, delete_manifest, repush_different_bytes, serve_wrong_bytes
+from .faults import (
+    Repush,
+    delete_manifest,
+    push_variant,
+    repush_different_bytes,
+    serve_wrong_bytes,
+)
 from .images import POLICIES, PushedImage, build_and_push
 from .podmanenv import PodmanEnv, render_confs
 from .registry import Registry, RegistryError
@@ -21,6 +27,7 @@ __all__ = [
     "Repush",
     "build_and_push",
     "delete_manifest",
+    "push_variant",
     "render_confs",
     "repush_different_bytes",
     "serve_wrong_bytes",

@@ -21,10 +21,11 @@ import json
 import tarfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import api
+from .images import PushedImage, build_env, inspect_remote
 from .registry import Registry
 
 delete_manifest = api.delete_manifest  # re-exported: part of the fault API
@@ -115,3 +116,30 @@ def serve_wrong_bytes(registry: Registry, digest: str, replacement: bytes) -> by
 def restore_bytes(registry: Registry, digest: str, original: bytes) -> None:
     """Undo :func:`serve_wrong_bytes`."""
     _blob_data_path(registry, digest).write_bytes(original)
+
+
+def push_variant(registry: Registry, base: PushedImage, tag: str, script: str,
+                 timeout: float = 600) -> PushedImage:
+    """Push a *broken* variant of ``base``: run ``script`` in it, commit, push as ``tag``.
+
+    This is how the health-check fault tests get images that really lack a compiler, carry a
+    broken interpreter or repair without bundling: real images, pulled and pinned by digest
+    like any other, so the check meets the fault exactly where a fleet would.
+    """
+    pm = build_env(registry)
+    name = f"wf-variant-{uuid.uuid4().hex[:8]}"
+    local = f"localhost/wheelfleet-build/{base.repository.replace('/', '-')}:{tag}"
+    digestfile = pm.base / f"{name}.digest"
+    try:
+        pm.podman("pull", "--tls-verify=false", base.ref_by_digest, timeout=timeout)
+        pm.podman("run", "--name", name, "--network", "none", base.ref_by_digest,
+                  "/bin/sh", "-c", script, timeout=timeout)
+        pm.podman("commit", "--quiet", name, local, timeout=timeout)
+        pm.podman("push", "--tls-verify=false", "--digestfile", str(digestfile), local,
+                  f"docker://{registry.address}/{base.repository}:{tag}", timeout=timeout)
+    finally:
+        pm.podman("rm", "--force", name, timeout=120, check=False)
+        pm.podman("rmi", "--force", local, base.ref_by_digest, timeout=120, check=False)
+    info = inspect_remote(registry, f"{base.repository}:{tag}")
+    return replace(base, tag=tag, digest=str(info["Digest"]), created=str(info["Created"]),
+                   build_seconds=0.0, push_seconds=0.0)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.error
@@ -75,6 +76,12 @@ def _proc_cmdline(pid: int) -> list[str]:
     return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
 
 
+def _port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def http_status(url: str, *, method: str = "GET", timeout: float = 2.0) -> int:
     """HTTP status for ``url`` (4xx/5xx returned, not raised); raises OSError if unreachable."""
     req = urllib.request.Request(url, method=method)
@@ -134,6 +141,9 @@ class Registry:
                 return existing
             existing.stop()
 
+        if _port_in_use(port):
+            # Another process answers there: waiting for "our" registry would talk to it.
+            raise RegistryError(f"127.0.0.1:{port} is already in use by another process")
         reg = cls(state_dir=state_dir, port=port, pid=0)
         reg.storage_dir.mkdir(exist_ok=True)
         reg.config_path.write_text(_config_yaml(reg.storage_dir, port))
@@ -196,7 +206,9 @@ class Registry:
         deadline = time.monotonic() + timeout
         last: object = None
         while time.monotonic() < deadline:
-            if not self._is_ours():
+            # Only a dead process counts as exited: right after fork, /proc/PID/cmdline
+            # still shows the parent's until the child has exec'd the registry.
+            if _proc_starttime(self.pid) is None:
                 raise RegistryError(f"registry pid {self.pid} exited: {self._log_tail()}")
             try:
                 status = http_status(f"{self.url}/v2/", timeout=2.0)
@@ -210,6 +222,10 @@ class Registry:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Terminate the registry: only our pid, only after checking it is ours."""
+        popen = getattr(self, "_popen", None)
+        if popen is not None and popen.poll() is None and not self._is_ours():
+            # Started by us but not yet exec'd into the registry: it is ours by construction.
+            popen.kill()
         if self._is_ours():
             os.kill(self.pid, signal.SIGTERM)
             deadline = time.monotonic() + timeout
