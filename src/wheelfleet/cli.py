@@ -16,6 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     delegated = {
         "check-wheel": "wheelfleet.wheelcheck.cli",
         "testfleet": "wheelfleet.testfleet.cli",
+        "verify": "wheelfleet.verify.cli",
+        "onboard": "wheelfleet.verify.onboard",
     }
     if argv and argv[0] in delegated:
         import importlib
@@ -61,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("check-wheel", help="validate wheels for any platform (see check-wheel -h)")
     sub.add_parser("testfleet", help="local Debian test hosts (see testfleet -h)")
+    sub.add_parser("verify", help="drift + health check of a fleet, with reports (see -h)")
+    sub.add_parser("onboard", help="bare host -> converged -> verified (see -h)")
 
     health = sub.add_parser("health", help="every Linux node builds, repairs, installs and "
                             "imports the canary; records as JSON")
@@ -72,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="bring up a local test host, converge it, show it")
     demo.add_argument("--hosts", type=int, default=1)
     demo.add_argument("--dir", default=".testfleet")
+    demo.add_argument("--down", action="store_true", help="stop the demo's hosts and registry")
     demo.set_defaults(func=cmd_demo)
     return parser
 
@@ -150,7 +155,7 @@ def cmd_health(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from wheelfleet.demo import run_demo
 
-    return run_demo(args.hosts, args.dir)
+    return run_demo(args.hosts, args.dir, down=args.down)
 
 
 if __name__ == "__main__":

@@ -76,15 +76,18 @@ def local_fleet():
     # Short: podman refuses a runroot longer than 50 characters, and pytest's tmp paths are long.
     work = Path(tempfile.mkdtemp(prefix="wf", dir="/tmp"))
     reg = start_registry(work, POLICIES, port=REGISTRY_PORT)
+    local: LocalFleet | None = None
     try:
         fleet = up(2, work / "fleet", group_data=group_data_for(
             reg.registry, reg.overlay, POLICIES, reg.images), first_octet_offset=OFFSET)
+        local = LocalFleet(reg.registry, reg.images, reg.overlay, fleet, work)
         try:
-            yield LocalFleet(reg.registry, reg.images, reg.overlay, fleet, work)
+            yield local
         finally:
             down(work / "fleet")
     finally:
-        reg.registry.stop()
+        # A test may have restarted the registry: stop the one running now.
+        (local.registry if local else reg.registry).stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -7,8 +7,12 @@ import time
 
 import pytest
 
-from wheelfleet.testregistry import Registry, build_and_push, delete_manifest
-from wheelfleet.testregistry import repush_different_bytes
+from wheelfleet.testregistry import (
+    Registry,
+    build_and_push,
+    delete_manifest,
+    repush_different_bytes,
+)
 
 pytestmark = [pytest.mark.fleet, pytest.mark.slow]
 

@@ -123,3 +123,24 @@ def test_cli_bad_count_is_one_line(
 def test_status_of_missing_fleet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["status", "--dir", str(tmp_path / "none")]) == 0
     assert "no fleet" in capsys.readouterr().out
+
+
+def test_main_archive_skips_the_security_archive(tmp_path):
+    from wheelfleet.testfleet.aptsources import main_archive
+
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list.d/debian.sources").write_text(
+        "Types: deb\nURIs: http://security.invalid/debian-security\n"
+        "Suites: bookworm-security\nComponents: main\n\n"
+        "Types: deb\nURIs: http://mirror.invalid/debian/\nSuites: bookworm bookworm-updates\n"
+        "Components: main\n")
+    assert main_archive(tmp_path) == "http://mirror.invalid/debian"
+
+
+def test_main_archive_from_a_legacy_sources_list(tmp_path):
+    from wheelfleet.testfleet.aptsources import main_archive
+
+    (tmp_path / "sources.list").write_text(
+        "deb http://security.invalid/debian-security bookworm-security main\n"
+        "deb [arch=amd64 signed-by=/k.gpg] http://mirror.invalid/debian bookworm main\n")
+    assert main_archive(tmp_path) == "http://mirror.invalid/debian"

@@ -29,6 +29,7 @@ TAIL = 25
 # Output patterns -> one-line diagnosis, first match wins.  Ordered from specific to general.
 DIAGNOSES = [
     (r"No space left on device|Disk quota exceeded", "disk full in the work directory"),
+    (r"Fatal Python error", "interpreter is broken: it cannot start"),
     (r"(gcc|cc|x86_64-linux-gnu-gcc)['\"]?: (No such file|not found)|command '?[\w./-]*gcc'? "
      r"failed|error: command .*gcc.* failed: No such file|unable to execute '?gcc",
      "compiler missing in the image: gcc not found"),

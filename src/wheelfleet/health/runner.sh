@@ -19,7 +19,7 @@ step() {  # step NAME COMMAND... ; stops the run at the first failure
 }
 
 probe() {
-    "$PY" - <<'PYEOF'
+    "$PY" - <<'PYEOF' || return $?
 import json, platform, sys, sysconfig
 flags = {k: sysconfig.get_config_var(k) for k in ("Py_GIL_DISABLED", "SOABI", "Py_DEBUG")}
 print(json.dumps({"python": platform.python_version(), "implementation": sys.implementation.name,

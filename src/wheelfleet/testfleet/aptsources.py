@@ -118,6 +118,16 @@ def mirrors_for(suite: str, apt_etc: Path = APT_ETC) -> Mirrors:
     return Mirrors(archive, security)
 
 
+def main_archive(apt_etc: Path = APT_ETC) -> str:
+    """URI of the controller's main Debian archive, for any suite it carries (debootstrap of
+    a suite the controller does not use itself, e.g. trixie for a test image)."""
+    for source in controller_sources(apt_etc):
+        # The security archive has its own layout (suite-security only): never a bootstrap base.
+        if source.suites and not all(s.endswith("-security") for s in source.suites):
+            return source.uri.rstrip("/")
+    raise FleetError(f"no Debian archive among the apt sources in {apt_etc}")
+
+
 def render_sources(suite: str, mirrors: Mirrors) -> str:
     """A deb822 ``debian.sources`` for a host root using *mirrors*."""
     keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"

@@ -31,9 +31,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from wheelfleet.matrix import load_matrix
+from wheelfleet.testfleet.aptsources import main_archive
 
 from ._proc import run
-from .mirror import debian_mirror
 
 # Bump when the recipe below changes in a way that should invalidate caches.
 RECIPE_VERSION = 5
@@ -247,7 +247,7 @@ def ensure_rootfs(
     root = tmp / "root"
     try:
         wheels = _download_wheels(tmp / "wheels", spec.python, timeout=600)
-        mirror = debian_mirror()
+        mirror = main_archive()
         # debootstrap mounts /proc etc. in the target itself; in a private mount
         # namespace those mounts cannot outlive it, even when the timeout kills it.
         run(

@@ -1,0 +1,63 @@
+"""``wheelfleet verify INVENTORY``: the nightly verification as one command.
+
+Exit status: 0 when every host is reachable, drift-free and passed every check; 1 when the
+fleet failed verification (the report says why); 2 for bad input (one line, nothing touched);
+3 when verify itself could not finish (e.g. the report directory is not writable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from wheelfleet.errors import InputError
+from wheelfleet.verify.args import INCOMPLETE, USAGE_ERROR, Parser, UsageError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="wheelfleet verify", description=__doc__,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("inventory", help="pyinfra inventory file of the fleet")
+    parser.add_argument("--limit", action="append", metavar="HOST",
+                        help="only this host (repeatable)")
+    parser.add_argument("--out", metavar="DIR",
+                        help="write the report here (default: REPORTS_ROOT/<UTC timestamp>/)")
+    parser.add_argument("--reports-root", default="reports", metavar="DIR",
+                        help="where nightly report directories go (default: reports)")
+    parser.add_argument("--timeout", type=int, default=7200, metavar="SECONDS",
+                        help="limit for each of the two pyinfra runs (default: 7200)")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Run ``wheelfleet verify`` with ``argv`` (without the subcommand); return the exit status."""
+    from wheelfleet.verify.run import run_verify
+
+    try:
+        args = build_parser().parse_args(argv)
+        code, _report, _paths = run_verify(args.inventory, limit=args.limit, out=args.out,
+                                           reports_root=args.reports_root,
+                                           timeout=args.timeout, echo=_echo)
+        return code
+    except UsageError as err:
+        print(f"wheelfleet: {err}", file=sys.stderr)
+        return USAGE_ERROR
+    except InputError as err:
+        print(f"wheelfleet: {err}", file=sys.stderr)
+        return USAGE_ERROR
+    except (OSError, ValueError) as err:
+        # Report directory not writable, or a record the schema rejects: one line, not a trace,
+        # and a status of its own so a scheduler can tell "fleet failed" from "run failed".
+        print(f"wheelfleet: verify: {err}", file=sys.stderr)
+        return INCOMPLETE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _echo(line: str) -> None:
+    # Flushed per line: under systemd/cron stdout is a pipe and progress would otherwise lag.
+    print(line, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

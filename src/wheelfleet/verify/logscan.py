@@ -1,0 +1,78 @@
+"""Read what pyinfra printed (its stderr) for one host: connection errors and failures.
+
+pyinfra prefixes every per-host line with ``[name] ``; a host it could not connect to gets one
+line such as ``[tf3] Could not connect ([Errno None] Unable to connect to port 22 on
+127.0.0.33)``.  The report needs that line, cleaned, as the host's one-line ``error``.
+"""
+
+from __future__ import annotations
+
+import re
+
+# The messages pyinfra's connectors raise through ``raise_connect_error`` (ssh, winrm, local).
+CONNECT_ERRORS = (
+    "Could not connect",
+    "Could not resolve hostname",
+    "Authentication error",
+    "SSH error",
+    "SSH host key error",
+    "EOF error",
+    "Connection error",
+)
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+_PREFIX = re.compile(r"^\s*\[(?P<host>[^\]]+)\]\s+(?P<text>.*)$")
+_ERROR = re.compile(r"\berror\b|\bfailed\b|could not|timed out", re.IGNORECASE)
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """Collapse whitespace (newlines included) and cut to ``limit`` characters."""
+    flat = " ".join(_ANSI.sub("", text).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def host_lines(log: str) -> list[tuple[str, str]]:
+    """``(host, text)`` for every per-host line of a pyinfra log, colour codes removed."""
+    found = []
+    for raw in log.splitlines():
+        match = _PREFIX.match(_ANSI.sub("", raw))
+        if match:
+            found.append((match["host"], match["text"].strip()))
+    return found
+
+
+def connection_errors(log: str) -> dict[str, str]:
+    """Host -> its first connection error line, e.g. ``Could not connect (... 127.0.0.33)``."""
+    errors: dict[str, str] = {}
+    for host, text in host_lines(log):
+        if host not in errors and text.startswith(CONNECT_ERRORS):
+            errors[host] = one_line(text)
+    return errors
+
+
+def host_errors(log: str, host: str) -> list[str]:
+    """Lines of ``host`` that report an error (ignored errors excluded), one line each."""
+    return [one_line(text) for name, text in host_lines(log)
+            if name == host and _ERROR.search(text) and "(ignored" not in text]
+
+
+def last_line(log: str) -> str:
+    """The last non-empty line of a log (what a crashed run said last), or a placeholder."""
+    lines = [line for line in log.splitlines() if line.strip()]
+    return one_line(lines[-1]) if lines else "no output"
+
+
+def progress_lines(log: str) -> list[str]:
+    """The lines worth echoing after a run: connections, errors and wheelfleet's own notes."""
+    keep = []
+    for raw in log.splitlines():
+        line = _ANSI.sub("", raw).rstrip()
+        text = line.strip()
+        if not text:
+            continue
+        match = _PREFIX.match(line)
+        if match and (match["text"].startswith(("Connected", *CONNECT_ERRORS))
+                      or _ERROR.search(match["text"])):
+            keep.append(text)
+        elif "wheelfleet:" in text or text.startswith("--> pyinfra error"):
+            keep.append(text)
+    return keep

@@ -1,0 +1,150 @@
+"""``wheelfleet onboard INVENTORY HOST``: take one host from bare to verified.
+
+1. the host is in the inventory and its selection is valid (nothing connects otherwise);
+2. it answers, and its real platform (``uname -s``) is the one its inventory group claims —
+   a Linux box listed under ``macos`` stops here, before any change;
+3. ``deploys/fleet.py`` converges it (``--limit HOST``);
+4. ``wheelfleet verify --limit HOST`` checks it: drift-free and every canary check passed.
+
+Exit status 0 only when the host is verified; 1 when it was converged or verified but failed
+(the report says why) or could not be reached; 2 for bad input, including a platform mismatch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from wheelfleet.errors import InputError
+from wheelfleet.fleetfile import load_fleet
+from wheelfleet.pyinfra_run import RunResult, repo_file, run_deploy
+from wheelfleet.verify.args import INCOMPLETE, USAGE_ERROR, Parser, UsageError
+from wheelfleet.verify.logscan import last_line, progress_lines
+from wheelfleet.verify.probe import ProbeError, probe_host
+from wheelfleet.verify.progress import Echo
+from wheelfleet.verify.run import HEARTBEAT_S, run_verify
+
+
+class Refused(Exception):
+    """Onboarding stopped before changing the host; str is the one line to print."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="wheelfleet onboard", description=__doc__,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("inventory", help="pyinfra inventory file that lists the host")
+    parser.add_argument("host", help="the host's name in the inventory")
+    parser.add_argument("--out", metavar="DIR", help="write the verify report here")
+    parser.add_argument("--reports-root", default="reports", metavar="DIR")
+    parser.add_argument("--timeout", type=int, default=3600, metavar="SECONDS",
+                        help="limit for the converge and for each verify run (default: 3600)")
+    return parser
+
+
+def check_platform(inventory: str | Path, host: str, expected: str) -> str:
+    """The host's real platform; Refused when it is not ``expected`` (nothing changed yet)."""
+    probe = probe_host(inventory, host)
+    if probe.platform is None:
+        raise Refused(f"{inventory}: {host}: cannot tell the host's platform from uname -s "
+                      f"({probe.kernel or 'no answer'}); expected {expected}; nothing was changed")
+    if probe.platform != expected:
+        raise Refused(f"{inventory}: {host}: listed in the '{expected}' group but the host runs "
+                      f"{probe.kernel} ({probe.platform}); fix the inventory; nothing was changed")
+    return probe.platform
+
+
+def converge(inventory: str | Path, host: str, timeout: int, echo: Echo) -> RunResult | str:
+    """``deploys/fleet.py --limit HOST`` with a heartbeat; a timeout comes back as text."""
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["result"] = run_deploy(inventory, repo_file("deploys/fleet.py"), limit=[host],
+                                       timeout=timeout)
+        except subprocess.TimeoutExpired:
+            box["failure"] = f"converge timed out after {timeout}s"
+        except OSError as err:
+            box["failure"] = f"converge could not start pyinfra: {err}"
+
+    started = time.monotonic()
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(HEARTBEAT_S)
+        if worker.is_alive():
+            echo(f"... converging {host}: {time.monotonic() - started:.0f}s")
+    if "failure" in box:
+        return str(box["failure"])
+    result: RunResult = box["result"]
+    for line in progress_lines(result.log):
+        echo(f"  pyinfra: {line}")
+    echo(f"converged {host} in {time.monotonic() - started:.0f}s: "
+         f"{result.change_count(host)} change(s), {len(result.errors.get(host, []))} error(s)")
+    return result
+
+
+def converge_problem(result: RunResult | str, host: str) -> str | None:
+    """Why the converge did not succeed, one line; None when it did."""
+    if isinstance(result, str):
+        return result
+    if result.errors.get(host):
+        return f"converge failed at {result.errors[host][0]}"
+    if result.returncode != 0 or host in result.failed_hosts:
+        return f"converge exited {result.returncode}: {last_line(result.log)}"
+    return None
+
+
+def onboard(inventory: str | Path, host: str, *, out: str | Path | None = None,
+            reports_root: str | Path = "reports", timeout: int = 3600,
+            echo: Echo = print) -> tuple[int, dict[str, Any], dict[str, Path]]:
+    """Check, converge and verify ``host``: ``(exit status, report, report paths)``.
+
+    Raises InputError / Refused / ProbeError before anything on the host changed.
+    """
+    (sel,) = load_fleet(inventory, [host])
+    echo(f"onboard {host}: inventory says {sel.platform}; asking the host (uname -s) ...")
+    echo(f"onboard {host}: host runs {check_platform(inventory, host, sel.platform)}; "
+         "converging (deploys/fleet.py) ...")
+    problem = converge_problem(converge(inventory, host, timeout, echo), host)
+    # Verify even after a failed converge: the report is the record of what is wrong.
+    code, report, paths = run_verify(inventory, limit=[host], out=out,
+                                     reports_root=reports_root, echo=echo, timeout=timeout)
+    result = report["hosts"][0]
+    passed = sum(c["status"] == "passed" for c in result["checks"])
+    if problem is None and code == 0:
+        echo(f"onboard {host}: VERIFIED ({passed}/{len(result['checks'])} checks passed, "
+             f"no drift); report: {paths['json'].parent}")
+        return 0, report, paths
+    why = problem or f"verify says {result['status']}"
+    echo(f"onboard {host}: NOT VERIFIED ({why}); report: {paths['json'].parent}")
+    return 1, report, paths
+
+
+def main(argv: list[str]) -> int:
+    """Run ``wheelfleet onboard`` with ``argv`` (without the subcommand); return the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+        code, _report, _paths = onboard(args.inventory, args.host, out=args.out,
+                                        reports_root=args.reports_root, timeout=args.timeout,
+                                        echo=lambda line: print(line, flush=True))
+        return code
+    except (UsageError, InputError, Refused) as err:
+        print(f"wheelfleet: {err}", file=sys.stderr)
+        return USAGE_ERROR
+    except ProbeError as err:
+        print(f"wheelfleet: onboard: {err}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as err:
+        print(f"wheelfleet: onboard: {err}", file=sys.stderr)
+        return INCOMPLETE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
