@@ -34,6 +34,16 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as err:
         print(f"wheelfleet: {err}", file=sys.stderr)
         return 2
+    except Exception as err:
+        # Failures of the local test infrastructure (a busy address, a registry that will not
+        # start) are one line for the user, never a traceback.
+        from wheelfleet.testfleet import FleetError
+        from wheelfleet.testregistry import RegistryError
+
+        if isinstance(err, FleetError | RegistryError):
+            print(f"wheelfleet: {err}", file=sys.stderr)
+            return 1
+        raise
     except KeyboardInterrupt:
         return 130
 
