@@ -184,7 +184,8 @@ def build_matrix(data: Any, name: str, files: list[str]) -> Matrix:
             raise canary.child("build_requirements").fail(
                 i, f"expected a pinned requirement NAME==VERSION, got {req!r}")
 
-    return Matrix(canary_build_requirements=build_requirements, pythons=pythons, images=images, tools=tools, windows_compilers=compilers,
+    return Matrix(canary_build_requirements=build_requirements, pythons=pythons, images=images,
+                  tools=tools, windows_compilers=compilers,
                   windows_sources=dict(top.child("windows_sources").data or {}),
                   macos=dict(top.child("macos").data or {}), platform_arches=platform_arches,
                   eol_policies=eol_policies, files=files)
