@@ -43,7 +43,8 @@ def timed_health(inventory: Path) -> tuple[float, list[dict]]:
 def main() -> int:
     state = Path(tempfile.mkdtemp(prefix="wfb", dir="/tmp"))
     try:
-        local = bring_up(state, hosts=1, policies=POLICIES, first_octet_offset=100)
+        local = bring_up(state, hosts=1, policies=POLICIES, first_octet_offset=100,
+                         port=5058)
         assert local.fleet is not None
         serial = write_inventory(state / "serial.py", local.fleet,
                                  {**local.group_data, "health_parallel": 1})

@@ -97,10 +97,11 @@ def start_registry(state_dir: Path, policies: list[str], port: int = REGISTRY_PO
 
 
 def bring_up(state_dir: Path, hosts: int = 1, policies: list[str] | None = None,
-             first_octet_offset: int = 10, **extra: Any) -> LocalFleet:
+             first_octet_offset: int = 10, port: int = REGISTRY_PORT,
+             **extra: Any) -> LocalFleet:
     """Registry + images + ``hosts`` test hosts whose inventory selects the images."""
     policies = policies or ["manylinux_2_36"]
-    local = start_registry(state_dir, policies)
+    local = start_registry(state_dir, policies, port=port)
     local.group_data = group_data_for(local.registry, local.overlay, policies, local.images,
                                       **extra)
     local.fleet = fleet_up(hosts, state_dir / "fleet", group_data=local.group_data,

@@ -43,6 +43,8 @@ def test_every_selected_python_passes_with_libcrypto_grafted(healthy):
         assert_all_passed(recs)
         for (image, python, variant), rec in recs.items():
             assert rec["answer"] == expected_digest()
+            # The controller fetched the repaired wheel and wheelcheck found nothing wrong.
+            assert rec["wheelcheck"] == [], rec["wheelcheck"]
             assert any(lib.startswith("wheelfleet_canary.libs/libcrypto-")
                        for lib in rec["bundled_libs"]), rec["bundled_libs"]
             policy = image.removesuffix("_x86_64")

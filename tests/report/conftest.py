@@ -49,6 +49,7 @@ def make_check(host: str, image: str, python: str, **fields: Any) -> dict[str, A
         },
         "wheel": f"wheelfleet_canary-1.0.0-{python}-{image}.whl",
         "bundled_libs": ["wheelfleet_canary.libs/libcrypto-1a2b3c4d.so.3"],
+        "wheelcheck": [],
         "answer": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
     }
     check.update(fields)

@@ -171,3 +171,19 @@ def test_broken_elf_body_is_reported_not_raised(tmp_path: Path) -> None:
     (problem,) = report.problems
     assert (problem.code, problem.file) == (UNREADABLE_WHEEL, "pkg/ext.so")
     assert problem.message.startswith("ELF file cannot be parsed")
+
+
+def test_origin_runpath_of_a_top_level_module_resolves_in_the_wheel_root():
+    """A module at the wheel's top level with RUNPATH $ORIGIN/pkg.libs (what auditwheel
+    writes for a top-level extension) finds the grafted library; regression from a real
+    repaired canary wheel that was reported unbundled."""
+    from wheelfleet.wheelcheck.checks.libraries import _elf_resolves
+    from wheelfleet.wheelcheck.wheel_contents import WheelContents
+
+    contents = WheelContents(claims=None)  # type: ignore[arg-type]  # unused here
+    contents.add_file("canary.cpython-311-x86_64-linux-gnu.so")
+    contents.add_file("canary.libs/libcrypto-72db1b3d.so.3")
+    assert _elf_resolves("libcrypto-72db1b3d.so.3", ["$ORIGIN/canary.libs"], "", contents)
+    assert _elf_resolves("libcrypto-72db1b3d.so.3", ["${ORIGIN}/canary.libs"], "", contents)
+    assert not _elf_resolves("libcrypto-72db1b3d.so.3", ["$ORIGIN/other.libs"], "", contents)
+    assert not _elf_resolves("libcrypto-72db1b3d.so.3", ["/usr/lib"], "", contents)

@@ -161,9 +161,25 @@ def check_one(plan: dict, check: dict) -> dict:
                     return done(status="failed", step="import", exit_code=0,
                                 output_tail=tail(log),
                                 diagnosis=f"wrong answer from the canary: {answer[:70]!r}")
+        keep_wheel(plan, check, out_dir, record)
         return done(status="passed")
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def keep_wheel(plan: dict, check: dict, out_dir: str, record: dict) -> None:
+    """Keep the repaired wheel under a stable name, for the controller's own validator."""
+    keep = plan.get("keep_dir")
+    if not keep or not record.get("wheel"):
+        return
+    target_dir = os.path.join(keep, check["image"])
+    try:
+        os.makedirs(target_dir, exist_ok=True)
+        target = os.path.join(target_dir, f"{check['python']}-{check['variant']}.whl")
+        shutil.copyfile(os.path.join(out_dir, "wheelhouse", record["wheel"]), target)
+        record["wheel_path"] = target
+    except OSError as err:
+        record["versions"]["kept_wheel_error"] = str(err)
 
 
 def parse_versions(log: str) -> dict:

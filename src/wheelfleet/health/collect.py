@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,33 @@ OUT_ENV = "WHEELFLEET_HEALTH_OUT"
 
 def out_dir() -> Path:
     return Path(os.environ.get(OUT_ENV, "reports/health"))
+
+
+def validate_with_wheelcheck(host: Any, record: dict[str, Any]) -> None:
+    """Judge the node's repaired wheel with wheelcheck on the controller.
+
+    A wheel that imported can still lie in its tags (symbols too new, a library left out that
+    happened to be on the node): such a check fails at ``validate`` with wheelcheck's findings.
+    """
+    from wheelfleet.wheelcheck import check_wheel
+
+    remote = record.pop("wheel_path", None)
+    if record.get("status") != "passed" or not remote or not record.get("wheel"):
+        return
+    with tempfile.TemporaryDirectory(prefix="wheelfleet-wheel-") as tmp:
+        local = Path(tmp) / str(record["wheel"])
+        if not host.get_file(remote, str(local)):
+            record.update(status="failed", step="validate", exit_code=None,
+                          diagnosis=f"could not fetch the repaired wheel {remote} for wheelcheck",
+                          output_tail=[])
+            return
+        report = check_wheel(local)
+    record["wheelcheck"] = [f"{p.code}: {p.file}: {p.message}" for p in report.problems]
+    if not report.ok:
+        first = report.problems[0]
+        record.update(status="failed", step="validate", exit_code=None,
+                      diagnosis=f"wheelcheck: {first.code} in {first.file}",
+                      output_tail=record["wheelcheck"][-25:])
 
 
 def collect_for_current_host(host: Any, selection: Selection | InputError) -> dict[str, Any]:
@@ -41,6 +69,7 @@ def collect_for_current_host(host: Any, selection: Selection | InputError) -> di
                                _timeout=timeout * max(1, len(selection.images) * 4))
         for record in checks:
             record["host"] = host.name
+            validate_with_wheelcheck(host, record)
         doc["checks"] = checks
         found = host.get_fact(ContainerEngine, engine=engine)
         if found:

@@ -15,6 +15,7 @@ CANARY_DIR = f"{HEALTH_DIR}/canary"
 PLAN = f"{HEALTH_DIR}/plan.json"
 WHEELHOUSE = "/var/cache/wheelfleet/wheelhouse"
 WORK_DIR = "/var/tmp/wheelfleet/health"
+KEEP_DIR = "/var/lib/wheelfleet/health-wheels"  # the last repaired wheel of every check
 
 
 def packaged(name: str) -> str:
@@ -50,7 +51,7 @@ def build_plan(sel: Selection) -> dict[str, Any]:
             checks.append(dict(base, python=capable[0], variant="abi3"))
     return {
         "engine": data.get("container_engine", "podman"),
-        "work_dir": data.get("work_dir", WORK_DIR),
+        "work_dir": data.get("work_dir", WORK_DIR), "keep_dir": KEEP_DIR,
         "canary_dir": CANARY_DIR, "wheelhouse": WHEELHOUSE, "runner": RUNNER,
         "input": CANARY_INPUT.decode(), "expected": expected_digest(),
         "parallel": int(data.get("health_parallel", 2)),

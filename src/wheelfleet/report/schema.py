@@ -57,6 +57,7 @@ class Check(TypedDict):
     versions: dict[str, Any]
     wheel: str | None
     bundled_libs: list[str]
+    wheelcheck: list[str]
     answer: str | None
 
 
@@ -236,6 +237,7 @@ _CHECK_FIELDS: dict[str, tuple[_Validator, Any]] = {
     "wheel": (_optional(_one_line), None),
     "bundled_libs": (_list_of(_one_line), []),
     "answer": (_optional(_one_line), None),
+    "wheelcheck": (_list_of(_one_line), []),
 }
 
 _HOST_FIELDS: dict[str, tuple[_Validator, Any]] = {

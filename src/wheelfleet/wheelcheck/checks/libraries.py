@@ -70,8 +70,11 @@ def _elf_resolves(
     soname: str, search_paths: list[str], origin: str, contents: WheelContents
 ) -> bool:
     for entry in search_paths:
-        for token in _ORIGIN_TOKENS:
-            entry = entry.replace(token, origin)
+        if entry.startswith(_ORIGIN_TOKENS):
+            # $ORIGIN of a module at the wheel's top level is the wheel root: "" joined
+            # with "/x" would look absolute, so anchor it at "." and let normpath drop it.
+            for token in _ORIGIN_TOKENS:
+                entry = entry.replace(token, origin or ".")
         if entry.startswith("/"):
             continue  # an absolute path on the build machine, not in the wheel
         if contents.has_installed(posixpath.join(entry, soname)):
