@@ -60,9 +60,14 @@ def run_deploy(inventory: str | Path, deploy: str | Path, *, dry: bool = False,
     if parallel:
         cmd += ["--parallel", str(parallel)]
     cmd += list(extra or []) + [str(inventory), str(deploy)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL,
-                          env={**os.environ, **env} if env else None)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL,
+                              env={**os.environ, **env} if env else None)
+    except subprocess.TimeoutExpired as err:
+        log = err.stderr.decode(errors="replace") if isinstance(err.stderr, bytes) else ""
+        return RunResult(returncode=124, dry=dry,
+                         log=log + f"\npyinfra run timed out after {timeout}s\n")
     if echo:
         sys.stderr.write(proc.stderr)
     result = RunResult(returncode=proc.returncode, dry=dry, log=proc.stderr)

@@ -15,7 +15,7 @@ import pytest
 
 DIGEST_MANYLINUX = "sha256:" + "3f" * 32
 DIGEST_MUSL = "sha256:" + "a1" * 32
-GCC_MISSING = "compiler missing in image: gcc not found"
+GCC_MISSING = "compiler missing in the image: gcc not found"
 
 
 def make_check(host: str, image: str, python: str, **fields: Any) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from wheelfleet.report import write_reports
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACT = REPO / "test-artifacts" / "report.png"
-GCC_MISSING = "compiler missing in image: gcc not found"  # the diagnosis in conftest
+GCC_MISSING = "compiler missing in the image: gcc not found"  # the diagnosis in conftest
 TIMEOUT_S = 120  # a cold Chromium start on a 2-core CI box takes a few seconds; never hang
 _BROWSER_OWN = re.compile(
     r"^(CONNECT (update\.googleapis\.com|accounts\.google\.com|clients2\.google\.com):443"

@@ -10,7 +10,7 @@ from typing import Any
 
 from wheelfleet.report import render_html, write_html
 
-GCC_MISSING = "compiler missing in image: gcc not found"  # the diagnosis in conftest
+GCC_MISSING = "compiler missing in the image: gcc not found"  # the diagnosis in conftest
 _EXTERNAL = re.compile(r"^\s*(https?:)?//", re.IGNORECASE)
 _CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")]*)", re.IGNORECASE)
 

@@ -9,7 +9,7 @@ from junitparser import Failure, JUnitXml, Skipped
 
 from wheelfleet.report import write_junit
 
-GCC_MISSING = "compiler missing in image: gcc not found"  # the diagnosis in conftest
+GCC_MISSING = "compiler missing in the image: gcc not found"  # the diagnosis in conftest
 
 
 def _cases(xml: JUnitXml) -> list[Any]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from wheelfleet.report import summary_table
 
-GCC_MISSING = "compiler missing in image: gcc not found"  # the diagnosis in conftest
+GCC_MISSING = "compiler missing in the image: gcc not found"  # the diagnosis in conftest
 
 
 def _rows(table: str) -> dict[str, list[str]]:
@@ -25,7 +25,8 @@ def test_summary_rows(fleet_report: dict[str, Any]) -> None:
     assert rows["tf1"][:6] == ["tf1", "failed", "2", "0", "0", "2"]
     assert rows["tf1"][6].startswith("drift: Install build essentials")
     assert rows["tf2"][:6] == ["tf2", "failed", "1", "1", "1", "0"]
-    assert rows["tf2"][6] == f"cp311-cp311 build: {GCC_MISSING}"
+    # Long diagnoses are shortened to keep the table narrow; the start must survive.
+    assert rows["tf2"][6].startswith("cp311-cp311 build: compiler missing in the image")
     assert rows["tf3"][:6] == ["tf3", "unreachable", "0", "0", "0", "-"]
     assert rows["tf3"][6].startswith("ssh: connect to host 127.0.0.13")
     assert lines[-1] == "verdict: FAILED (3 hosts, 2026-11-27T02:00:00Z)"

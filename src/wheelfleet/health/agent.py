@@ -192,7 +192,8 @@ def parse_versions(log: str) -> dict:
                 continue
             versions["python"] = info.get("python")
             versions["build_flags"] = info.get("build_flags", {})
-            versions["maxunicode"] = info.get("maxunicode")
+            # Report versions are strings: 1114111 = wide (UCS-4), 65535 = narrow.
+            versions["maxunicode"] = str(info.get("maxunicode"))
         elif ": " in line:
             key, _, value = line.partition(": ")
             if key in ("gcc", "libc", "auditwheel", "patchelf"):

@@ -56,9 +56,10 @@ def collect_for_current_host(host: Any, selection: Selection | InputError) -> di
         doc["error"] = f"invalid selection: {selection}"
     elif selection.platform != "linux":
         doc["platform"] = selection.platform
-        doc["checks"] = [{"status": "not-run", "python": p.id, "arch": a, "image": None,
-                          "variant": "default", "reason": f"{selection.platform} health checks "
-                          "are not yet supported by wheelfleet"}
+        doc["checks"] = [{"host": host.name, "status": "not-run", "python": p.id, "arch": a,
+                          "image": selection.platform, "variant": "default",
+                          "reason": f"{selection.platform} health checks are not yet "
+                          "supported by wheelfleet"}
                          for p in selection.pythons for a in selection.arches]
     else:
         doc["platform"] = "linux"
