@@ -61,6 +61,17 @@ def diagnose(step: str, output: str, exit_code: int | None) -> str:
     return f"{step} step failed (exit {exit_code}): {last.strip()[:160]}"
 
 
+def disk_full(path: str) -> bool:
+    """Is the filesystem holding ``path`` (nearly) full?  A full disk can make a step fail
+    without a word: its own log is the first write that cannot happen."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return False
+    free = st.f_bavail * st.f_frsize
+    return free < 256 * 1024 or free < st.f_blocks * st.f_frsize * 0.01
+
+
 def run(cmd: list[str], timeout: int) -> tuple[int, str]:
     try:
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -98,6 +109,9 @@ def check_one(plan: dict, check: dict) -> dict:
 
     def done(**fields: object) -> dict:
         record.update(fields)
+        if record["status"] == "failed" and record["step"] != "image" and \
+                disk_full(plan["work_dir"]):
+            record["diagnosis"] = "disk full in the work directory"
         record["duration_s"] = round(time.monotonic() - started, 2)
         return record
 
