@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from wheelfleet.matrix import load_matrix
 from wheelfleet.testfleet import Fleet
 from wheelfleet.testfleet import up as fleet_up
 from wheelfleet.testregistry import PushedImage, Registry, build_and_push
@@ -32,7 +33,6 @@ from wheelfleet.testregistry import PushedImage, Registry, build_and_push
 REGISTRY_PORT = 5055
 UPSTREAM = "quay.io"
 TAG = "wheelfleet-test-1"
-PYTHON_OF = {"cp311-cp311": "3.11", "cp313-cp313": "3.13"}
 
 PODMAN_HOST_DATA: dict[str, Any] = {
     "container_engine": "podman",
@@ -69,7 +69,10 @@ def overlay_text(images: list[PushedImage]) -> str:
 
 def group_data_for(registry: Registry, overlay: Path, policies: list[str],
                    images: dict[str, PushedImage], **extra: Any) -> dict[str, Any]:
-    pythons = sorted({PYTHON_OF[t] for p in policies for t in images[p].pythons})
+    # Which matrix Python an image's /opt/python/<tag> is: the matrix says, nobody else.
+    tags = {t for p in policies for t in images[p].pythons}
+    pythons = sorted(py.id for py in load_matrix().pythons.values()
+                     if py.linux and tags & set(py.linux.abi_tags))
     data: dict[str, Any] = {
         "pythons": pythons, "arches": ["x86_64"], "image_policies": list(policies),
         "matrix_overlay": str(overlay),

@@ -30,7 +30,14 @@ def validate_with_wheelcheck(host: Any, record: dict[str, Any]) -> None:
     from wheelfleet.wheelcheck import check_wheel
 
     remote = record.pop("wheel_path", None)
-    if record.get("status") != "passed" or not remote or not record.get("wheel"):
+    if record.get("status") != "passed":
+        return
+    if not remote or not record.get("wheel"):
+        # Never "passed" with the validator skipped: say why it could not run.
+        why = (record.get("versions") or {}).get("kept_wheel_error") or "no wheel was kept"
+        record.update(status="failed", step="validate", exit_code=None, output_tail=[why],
+                      diagnosis="the repaired wheel was not kept on the node; wheelcheck "
+                      "could not run")
         return
     with tempfile.TemporaryDirectory(prefix="wheelfleet-wheel-") as tmp:
         local = Path(tmp) / str(record["wheel"])

@@ -22,6 +22,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wheelfleet.testfleet.system import proc_starttime
+
 REGISTRY_BIN = "/usr/bin/docker-registry"
 
 # No proxy, ever: the registry is on loopback and a stray http_proxy in the
@@ -53,19 +55,6 @@ def _config_yaml(storage: Path, port: int) -> str:
         "  headers:\n"
         "    X-Content-Type-Options: [nosniff]\n"
     )
-
-
-def _proc_starttime(pid: int) -> str | None:
-    """Kernel start time (clock ticks since boot) of ``pid``, or None if it is gone/zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # comm (field 2) may contain spaces; everything after the last ')' is fixed fields.
-    fields = stat.rsplit(")", 1)[1].split()
-    if fields[0] == "Z":
-        return None
-    return fields[19]  # field 22 overall = starttime
 
 
 def _proc_cmdline(pid: int) -> list[str]:
@@ -163,7 +152,7 @@ class Registry:
             logf.close()
         reg.pid = popen.pid
         reg._popen = popen
-        starttime = _proc_starttime(popen.pid) or "0"
+        starttime = str(proc_starttime(popen.pid) or 0)
         (state_dir / "registry.pid").write_text(
             json.dumps({"pid": popen.pid, "starttime": starttime, "port": port})
         )
@@ -188,8 +177,8 @@ class Registry:
 
     def _is_ours(self, starttime: str | None = None) -> bool:
         """True if ``self.pid`` is alive and is our docker-registry with our config."""
-        now = _proc_starttime(self.pid)
-        if now is None or (starttime is not None and now != starttime):
+        now = proc_starttime(self.pid)
+        if now is None or (starttime is not None and str(now) != starttime):
             return False
         argv = _proc_cmdline(self.pid)
         return (
@@ -208,7 +197,7 @@ class Registry:
         while time.monotonic() < deadline:
             # Only a dead process counts as exited: right after fork, /proc/PID/cmdline
             # still shows the parent's until the child has exec'd the registry.
-            if _proc_starttime(self.pid) is None:
+            if proc_starttime(self.pid) is None:
                 raise RegistryError(f"registry pid {self.pid} exited: {self._log_tail()}")
             try:
                 status = http_status(f"{self.url}/v2/", timeout=2.0)
