@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from wheelfleet.fleetfile import load_fleet
+from wheelfleet.health.plan import planned_cells
+from wheelfleet.health.records import checks_from_answer, host_level
 from wheelfleet.pyinfra_run import RunResult
 from wheelfleet.report import validate_report, write_reports
 from wheelfleet.verify import cli, onboard
 from wheelfleet.verify.assemble import (
     Outcome,
     build_report,
-    check_record,
     exit_status,
     host_result,
 )
@@ -60,13 +61,15 @@ def passed(cell: dict) -> dict:
                          "build_flags": {"Py_GIL_DISABLED": 0, "SOABI": "cpython-311"}}}
 
 
-def doc(host: str, checks: list[dict]) -> dict:
-    return {"host": host, "platform": "linux", "checks": checks, "error": None,
-            "tools": {"podman": "4.3.1", "auditwheel (manylinux_2_28_x86_64)": "6.1.0"}}
-
-
 CELLS = [{"image": "manylinux_2_28_x86_64", "python": "cp311-cp311", "arch": "x86_64",
           "variant": v} for v in ("default", "abi3")]
+
+
+def doc(host: str, records: list[dict]) -> dict:
+    """The health document deploys/health.py writes for a node whose agent printed ``records``."""
+    checks = checks_from_answer({"state": "ok", "records": records}, CELLS, host)
+    return {"host": host, "platform": "linux", "checks": checks, "error": None,
+            "tools": {"podman": "4.3.1", "auditwheel (manylinux_2_28_x86_64)": "6.1.0"}}
 
 
 def dry_run(changes: dict[str, list[str]], log: str = LOG) -> Outcome:
@@ -99,11 +102,10 @@ def test_report_from_docs_and_drift(sels, tmp_path: Path):
         host_result(sels["tf2"], doc("tf2", [failed, passed(CELLS[1])]), health, dry),
         host_result(sels["tf4"], None, health, dry),
         host_result(sels["m1"], {"host": "m1", "platform": "macos", "error": None, "tools": {},
-                                 "checks": [{"status": "not-run", "python": "3.12",
-                                             "arch": "arm64", "image": None,
-                                             "variant": "default",
-                                             "reason": "macos health checks are not yet "
-                                             "supported by wheelfleet"}]}, health, dry),
+                                 "checks": host_level(planned_cells(sels["m1"]), "m1",
+                                                      "macos health checks are not yet "
+                                                      "supported by wheelfleet",
+                                                      status="not-run")}, health, dry),
     ]
     report = build_report("inv.py", "2026-11-27T02:00:00Z", hosts, 12.34)
     validate_report(report)
@@ -151,9 +153,9 @@ def test_reached_host_without_records_is_failed_not_unreachable(sels):
     assert {c["reason"] for c in host["checks"]} == {"Error: agent crashed"}
 
 
-def test_check_record_keeps_schema_keys_and_sets_host(sels):
-    record = check_record({**CELLS[0], "status": "not-run", "host": "other", "digest": "x"},
-                          sels["tf1"])
+def test_node_record_keeps_schema_keys_and_sets_host():
+    record, _ = checks_from_answer({"state": "ok", "records": [
+        {**CELLS[0], "status": "not-run", "host": "other", "digest": "x"}]}, CELLS, "tf1")
     assert record["host"] == "tf1" and "digest" not in record
     assert record["reason"] == "the node did not say why"
 

@@ -39,6 +39,38 @@ class ContainerEngine(FactBase):
         return None
 
 
+class ContainerEngineRunnable(FactBase):
+    """
+    Whether the engine really runs (``<engine> info`` answers), not only whether its package
+    is registered: a deleted binary, a broken runtime or storage configuration all show here.
+
+    .. code:: python
+
+        {"runnable": False, "exit_code": 127, "error": "sh: 1: podman: not found"}
+    """
+
+    def command(self, engine: str = "podman") -> str:
+        if engine not in ENGINES:
+            raise ValueError(f"unknown container engine {engine!r}")
+        # No requires_command: a missing binary is exactly what this fact must report.
+        return (f"out=$(timeout 60 {engine} info 2>&1 >/dev/null); rc=$?; "
+                f'echo "exit $rc"; printf "%s\\n" "$out" | tail -n 5')
+
+    def process(self, output: list[str]) -> dict[str, Any]:
+        code = None
+        if output and output[0].startswith("exit "):
+            text = output[0][len("exit "):].strip()
+            code = int(text) if text.isdigit() else None
+        said = [line.strip() for line in output[1:] if line.strip()]
+        if code == 0:
+            return {"runnable": True, "exit_code": 0, "error": None}
+        if code == 124:
+            error = "info did not answer within 60s"
+        else:
+            error = said[-1] if said else f"info exited {code} without a word"
+        return {"runnable": False, "exit_code": code, "error": error[:200]}
+
+
 class ContainerImages(FactBase):
     """
     Images in the engine's local store, with the digests they were pulled by.

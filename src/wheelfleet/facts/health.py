@@ -26,33 +26,62 @@ class WheelhouseFiles(FactBase):
         return sorted(line.strip() for line in output if line.strip().endswith(".whl"))
 
 
+MISSING = "wheelfleet-agent-missing"
+EXIT = "wheelfleet-agent-exit="
+TAIL = 25
+
+
 class WheelHealthRecords(FactBase):
     """
-    Runs the node's health agent over its plan and returns one record per check.
+    Runs the node's health agent over its plan and says what came of it.
 
     Reading this fact builds, repairs, installs and imports the canary in throw-away containers
-    and a scratch work dir; it changes nothing the fleet deploy manages.
+    and a scratch work dir; it changes nothing the fleet deploy manages.  The answer is one of:
 
     .. code:: python
 
-        [{"image": "manylinux_2_28_x86_64", "python": "cp312-cp312", "status": "passed", …}]
+        {"state": "ok", "records": [{"image": "manylinux_2_28_x86_64", "status": "passed", …}]}
+        {"state": "missing", "detail": "no /opt/wheelfleet/health/agent.py"}
+        {"state": "crashed", "exit_code": 1, "output_tail": ["Traceback …", …]}
+        {"state": "garbled", "exit_code": 0, "output_tail": […]}   # exit 0 but no records
+
+    The controller turns every state but ``ok`` into one record per planned check
+    (``wheelfleet.health.records``): a node that cannot answer is that host's failure alone.
     """
 
-    default = list
-
     def command(self, agent: str, plan: str) -> str:
-        # Always answer with JSON: a fact that fails while a deploy file loads would abort the
-        # whole fleet's run, not just this host's.
-        missing = json.dumps([{"status": "not-run", "reason": "health agent not installed: "
-                               "converge the host with deploys/fleet.py"}])
-        crashed = ('[{"status": "failed", "step": "agent", "diagnosis": '
-                   '"health agent crashed (exit '"$rc"')"}]')
-        return (f"if [ -f {agent} ] && [ -f {plan} ]; then python3 {agent} {plan}; rc=$?; "
-                f"[ $rc = 0 ] || echo '{crashed}'; else echo '{missing}'; fi")
+        # Always exit 0 with the agent's exit status as text: a fact command that fails while
+        # a deploy file loads would abort the whole fleet's run, not just this host's.  Its
+        # stderr is folded in so that a crash's traceback reaches the report.
+        return (f"if [ -f {agent} ] && [ -f {plan} ]; then python3 {agent} {plan} 2>&1; "
+                f'echo "{EXIT}$?"; else echo {MISSING}; '
+                f"[ -f {agent} ] || echo 'no {agent}'; [ -f {plan} ] || echo 'no {plan}'; fi")
 
-    def process(self, output: list[str]) -> list[dict[str, Any]]:
-        for line in reversed(output):
-            if line.strip().startswith("["):
-                return list(json.loads(line))
-        return [{"status": "failed", "step": "agent", "diagnosis": "health agent printed no "
-                 "records", "output_tail": output[-25:]}]
+    def process(self, output: list[str]) -> dict[str, Any]:
+        lines = [line.rstrip() for line in output]
+        if lines and lines[0].strip() == MISSING:
+            return {"state": "missing", "detail": "; ".join(x for x in lines[1:] if x)}
+        exit_code = None
+        for line in reversed(lines):
+            if line.startswith(EXIT):
+                text = line[len(EXIT):].strip()
+                exit_code = int(text) if text.isdigit() else None
+                break
+        noise = [x for x in lines if x.strip() and not x.startswith(EXIT)]
+        records = _records(lines)
+        if exit_code == 0 and records is not None:
+            return {"state": "ok", "records": records}
+        state = "garbled" if exit_code == 0 else "crashed"
+        return {"state": state, "exit_code": exit_code, "output_tail": noise[-TAIL:]}
+
+
+def _records(lines: list[str]) -> list[Any] | None:
+    """The agent's JSON list of records (its last list line), or None when there is none."""
+    for line in reversed(lines):
+        if line.lstrip().startswith("["):
+            try:
+                value = json.loads(line)
+            except ValueError:
+                return None
+            return value if isinstance(value, list) else None
+    return None

@@ -26,6 +26,12 @@ from concurrent.futures import ThreadPoolExecutor
 STEPS = ["interpreter", "build", "repair", "validate", "install", "import"]
 TAIL = 25
 
+# Engine output that means the engine itself failed to start the container, not the runner.
+ENGINE_FAILURES = re.compile(
+    r"OCI runtime|runc|crun|conmon|storage|graph driver|overlay|cgroup|netavark|"
+    r"permission denied|Cannot connect to the Docker daemon|Error response from daemon",
+    re.IGNORECASE)
+
 # Output patterns -> one-line diagnosis, first match wins.  Ordered from specific to general.
 DIAGNOSES = [
     (r"No space left on device|Disk quota exceeded", "disk full in the work directory"),
@@ -85,6 +91,32 @@ def run(cmd: list[str], timeout: int) -> tuple[int, str]:
         return 127, str(err)
 
 
+def first_words(text: str, limit: int = 200) -> str:
+    """The most telling line of an error output: the last non-empty one, cut to ``limit``."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return (lines[-1] if lines else "no output")[:limit]
+
+
+def engine_problem(engine: str) -> tuple[str, list[str]] | None:
+    """Why ``engine`` cannot run containers here, or None when ``engine info`` answers.
+
+    Asked once per agent run, before any image: with a missing or broken engine every check
+    would otherwise be blamed on its image ("not in the local store").
+    """
+    code, out = run([engine, "info"], 120)
+    if code == 0:
+        return None
+    if code == 127:
+        why = f"{engine} not found on the node ({first_words(out)})"
+    elif code == 126 or re.search(r"permission denied", out, re.IGNORECASE):
+        why = f"permission denied running {engine} ({first_words(out)})"
+    elif code == 124:
+        why = f"{engine} info did not answer within 120s"
+    else:
+        why = f"{engine} info failed (exit {code}): {first_words(out)}"
+    return f"container engine not runnable: {why}", tail(out)
+
+
 def image_digests(engine: str, name: str) -> list[str]:
     code, out = run([engine, "image", "inspect", "--format",
                      "{{range .RepoDigests}}{{println .}}{{end}}", name], 60)
@@ -99,26 +131,45 @@ def native_arches() -> set[str]:
         machine, {machine})
 
 
-def check_one(plan: dict, check: dict) -> dict:
+def new_record(check: dict) -> dict:
+    return {"image": check["image"], "image_digest": check["digest"],
+            "python": check["python"], "arch": check["arch"], "variant": check["variant"],
+            "status": "not-run", "step": None, "exit_code": None, "output_tail": [],
+            "diagnosis": None, "reason": None, "duration_s": 0.0, "versions": {},
+            "wheel": None, "bundled_libs": [], "answer": None}
+
+
+def check_one(plan: dict, check: dict, engine_broken: tuple[str, list[str]] | None = None
+              ) -> dict:
+    """One check, never raising: whatever goes wrong becomes this check's own record."""
     started = time.monotonic()
-    record = {"image": check["image"], "image_digest": check["digest"],
-              "python": check["python"], "arch": check["arch"], "variant": check["variant"],
-              "status": "not-run", "step": None, "exit_code": None, "output_tail": [],
-              "diagnosis": None, "reason": None, "duration_s": 0.0, "versions": {},
-              "wheel": None, "bundled_libs": [], "answer": None}
+    record = new_record(check)
 
     def done(**fields: object) -> dict:
         record.update(fields)
-        if record["status"] == "failed" and record["step"] != "image" and \
+        if record["status"] == "failed" and record["step"] not in ("image", "engine") and \
                 disk_full(plan["work_dir"]):
             record["diagnosis"] = "disk full in the work directory"
         record["duration_s"] = round(time.monotonic() - started, 2)
         return record
 
+    try:
+        return run_check(plan, check, record, done, engine_broken)
+    except Exception as err:  # noqa: BLE001 - one check's surprise must not cost the others
+        return done(status="failed", step="agent", exit_code=None,
+                    output_tail=[f"{type(err).__name__}: {err}"],
+                    diagnosis=f"health agent error in this check: {type(err).__name__}: "
+                    f"{str(err)[:160]}")
+
+
+def run_check(plan: dict, check: dict, record: dict, done, engine_broken) -> dict:
     engine = plan["engine"]
     if check["arch"] not in native_arches():
         return done(reason=f"{check['arch']} images are not executable natively on this "
                            f"{platform.machine()} node (no emulation configured)")
+    if engine_broken:
+        why, out = engine_broken
+        return done(status="failed", step="engine", diagnosis=why, output_tail=out)
     have = image_digests(engine, check["local_name"])
     if not have:
         return done(reason=f"image {check['local_name']} is not in the local store "
@@ -128,13 +179,14 @@ def check_one(plan: dict, check: dict) -> dict:
                     f"expected {check['digest']}, store holds {', '.join(have)}",
                     output_tail=[f"{check['local_name']}: {d}" for d in have])
 
-    os.makedirs(plan["work_dir"], exist_ok=True)
     try:
+        os.makedirs(plan["work_dir"], exist_ok=True)
         out_dir = tempfile.mkdtemp(prefix=f"{check['image']}-{check['python']}-",
                                    dir=plan["work_dir"])
     except OSError as err:
-        return done(status="failed", step="build", exit_code=None,
-                    output_tail=[str(err)], diagnosis=diagnose("build", str(err), None))
+        return done(status="failed", step="agent", exit_code=None, output_tail=[str(err)],
+                    diagnosis=f"work directory {plan['work_dir']} is unusable: "
+                    f"{err.strerror or err}")
     try:
         cmd = [engine, "run", "--rm", "--network", "none",
                "-v", f"{plan['canary_dir']}:/canary:ro",
@@ -154,8 +206,11 @@ def check_one(plan: dict, check: dict) -> dict:
             if step == "interpreter" and os.path.exists(rc_file):
                 record["versions"] = parse_versions(log)
             if not os.path.exists(rc_file):
-                # The runner stopped before this step: the container itself failed.
                 text = out + log
+                if step == STEPS[0]:
+                    return done(status="failed", step="container", exit_code=code,
+                                output_tail=tail(text), diagnosis=not_started(engine, code, text))
+                # The runner stopped before this step: the container itself failed.
                 return done(status="failed", step=step, exit_code=code,
                             output_tail=tail(text), diagnosis=diagnose(step, text, code))
             rc = int(read(rc_file).strip() or "1")
@@ -179,6 +234,21 @@ def check_one(plan: dict, check: dict) -> dict:
         return done(status="passed")
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def not_started(engine: str, code: int | None, output: str) -> str:
+    """Why a check's container never reached the runner's first step."""
+    if code == 124:
+        return "the check's container did not start its first step before the timeout"
+    if re.search(r"No space left on device|Disk quota exceeded", output):
+        return "disk full in the work directory"
+    if code == 125 or ENGINE_FAILURES.search(output):
+        # podman and docker exit 125 when the engine itself failed (126/127 are the
+        # command inside the container: the runner's business).
+        return (f"container engine {engine} could not start the check's container "
+                f"(exit {code}): {first_words(output, 160)}")
+    return (f"health runner stopped before its first step (exit {code}): "
+            f"{first_words(output, 160)}")
 
 
 def keep_wheel(plan: dict, check: dict, out_dir: str, record: dict) -> None:
@@ -235,8 +305,9 @@ def tail(text: str) -> list[str]:
 def main(argv: list[str]) -> int:
     with open(argv[1]) as handle:
         plan = json.load(handle)
+    broken = engine_problem(plan["engine"]) if plan["checks"] else None
     with ThreadPoolExecutor(max_workers=max(1, int(plan.get("parallel", 2)))) as pool:
-        records = list(pool.map(lambda c: check_one(plan, c), plan["checks"]))
+        records = list(pool.map(lambda c: check_one(plan, c, broken), plan["checks"]))
     json.dump(records, sys.stdout)
     print()
     return 0

@@ -1,4 +1,9 @@
-"""Controller side of the health check: read the node's records and store them as JSON."""
+"""Controller side of the health check: read the node's answer and store it as JSON.
+
+Runs inside the health deploy for each host.  Nothing a node does (no agent, a crash, a
+timeout, output that is not records) may raise here: an exception while pyinfra loads a
+deploy file would abort every host's run.  Every outcome becomes that host's own records.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,9 @@ from typing import Any
 from wheelfleet.errors import InputError
 from wheelfleet.facts.containers import ContainerEngine
 from wheelfleet.facts.health import WheelHealthRecords
-from wheelfleet.health.plan import AGENT, PLAN
+from wheelfleet.health.plan import AGENT, PLAN, planned_cells
+from wheelfleet.health.records import checks_from_answer, host_level
+from wheelfleet.report.text import one_line
 from wheelfleet.selection import Selection
 
 OUT_ENV = "WHEELFLEET_HEALTH_OUT"
@@ -40,13 +47,20 @@ def validate_with_wheelcheck(host: Any, record: dict[str, Any]) -> None:
                       "could not run")
         return
     with tempfile.TemporaryDirectory(prefix="wheelfleet-wheel-") as tmp:
-        local = Path(tmp) / str(record["wheel"])
-        if not host.get_file(remote, str(local)):
+        local = Path(tmp) / Path(str(record["wheel"])).name
+        try:
+            fetched = host.get_file(remote, str(local))
+            report = check_wheel(local) if fetched else None
+        except Exception as err:  # noqa: BLE001 - a hostile wheel fails its own check only
+            record.update(status="failed", step="validate", exit_code=None, output_tail=[],
+                          diagnosis=one_line(f"wheelcheck could not judge {remote}: "
+                                             f"{type(err).__name__}: {err}"))
+            return
+        if report is None:
             record.update(status="failed", step="validate", exit_code=None,
                           diagnosis=f"could not fetch the repaired wheel {remote} for wheelcheck",
                           output_tail=[])
             return
-        report = check_wheel(local)
     record["wheelcheck"] = [f"{p.code}: {p.file}: {p.message}" for p in report.problems]
     if not report.ok:
         first = report.problems[0]
@@ -55,38 +69,69 @@ def validate_with_wheelcheck(host: Any, record: dict[str, Any]) -> None:
                       output_tail=record["wheelcheck"][-25:])
 
 
+def linux_checks(host: Any, sel: Selection, doc: dict[str, Any]) -> None:
+    """Run the agent on a Linux node and fill ``doc``'s checks and tools."""
+    cells = planned_cells(sel)
+    engine = sel.data.get("container_engine", "podman")
+    timeout = int(sel.data.get("health_timeout", 900))
+    # The agent runs checks in parallel; bound the whole read by the slowest batch.
+    budget = timeout * max(1, len(sel.images) * 4)
+    try:
+        answer = host.get_fact(WheelHealthRecords, agent=AGENT, plan=PLAN, _timeout=budget)
+    except Exception as err:  # noqa: BLE001 - a timeout or lost connection is this host's
+        text = str(err) or type(err).__name__
+        cause = (f"health agent did not answer within {budget}s" if "timeout" in
+                 f"{type(err).__name__} {text}".lower() else
+                 f"reading the health agent's answer failed: {type(err).__name__}: {text}")
+        doc["checks"] = host_level(cells, host.name, cause=cause)
+        return
+    if answer is None:
+        # pyinfra logs a fact command that timed out or lost its connection, fails the host
+        # and hands back the fact's default: no answer at all.
+        doc["checks"] = host_level(cells, host.name, cause="the health agent gave no answer: "
+                                   f"it timed out (limit {budget}s) or the connection failed")
+        return
+    if not isinstance(answer, dict):
+        answer = {"state": "garbled", "output_tail": [repr(answer)[:200]]}
+    for raw in answer.get("records") or []:
+        if isinstance(raw, dict):
+            validate_with_wheelcheck(host, raw)
+    doc["checks"] = checks_from_answer(answer, cells, host.name)
+    try:
+        found = host.get_fact(ContainerEngine, engine=engine)
+    except Exception:  # noqa: BLE001 - tool versions are decoration, never a reason to fail
+        found = None
+    if found:
+        doc["tools"][found["engine"]] = found["version"]
+    for record in doc["checks"]:
+        for key in ("auditwheel", "patchelf", "gcc"):
+            value = record["versions"].get(key)
+            if value:
+                doc["tools"].setdefault(f"{key} ({record['image']})", value)
+
+
 def collect_for_current_host(host: Any, selection: Selection | InputError) -> dict[str, Any]:
-    """Run the check on ``host`` (inside a pyinfra deploy) and write ``<out>/<host>.json``."""
+    """Run the check on ``host`` (inside a pyinfra deploy) and write ``<out>/<host>.json``.
+
+    The document's checks are schema-valid ``Check`` records, one per planned cell.
+    """
     doc: dict[str, Any] = {"host": host.name, "platform": None, "checks": [], "tools": {},
                            "error": None}
     if isinstance(selection, InputError):
         doc["error"] = f"invalid selection: {selection}"
     elif selection.platform != "linux":
         doc["platform"] = selection.platform
-        doc["checks"] = [{"host": host.name, "status": "not-run", "python": p.id, "arch": a,
-                          "image": selection.platform, "variant": "default",
-                          "reason": f"{selection.platform} health checks are not yet "
-                          "supported by wheelfleet"}
-                         for p in selection.pythons for a in selection.arches]
+        doc["checks"] = host_level(planned_cells(selection), host.name, status="not-run",
+                                   cause=f"{selection.platform} health checks are not yet "
+                                   "supported by wheelfleet")
     else:
         doc["platform"] = "linux"
-        engine = selection.data.get("container_engine", "podman")
-        timeout = int(selection.data.get("health_timeout", 900))
-        # The agent runs checks in parallel; bound the whole read by the slowest batch.
-        checks = host.get_fact(WheelHealthRecords, agent=AGENT, plan=PLAN,
-                               _timeout=timeout * max(1, len(selection.images) * 4))
-        for record in checks:
-            record["host"] = host.name
-            validate_with_wheelcheck(host, record)
-        doc["checks"] = checks
-        found = host.get_fact(ContainerEngine, engine=engine)
-        if found:
-            doc["tools"][found["engine"]] = found["version"]
-        for record in checks:
-            for key in ("auditwheel", "patchelf", "gcc"):
-                value = (record.get("versions") or {}).get(key)
-                if value:
-                    doc["tools"].setdefault(f"{key} ({record['image']})", value)
+        try:
+            linux_checks(host, selection, doc)
+        except Exception as err:  # noqa: BLE001 - a bug here must not cost the other hosts
+            doc["checks"] = host_level(planned_cells(selection), host.name,
+                                       cause="collecting the health records failed on the "
+                                       f"controller: {type(err).__name__}: {err}")
     path = out_dir() / f"{host.name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=1))

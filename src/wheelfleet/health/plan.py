@@ -58,3 +58,14 @@ def build_plan(sel: Selection) -> dict[str, Any]:
         "timeout": int(data.get("health_timeout", 900)),
         "run_args": run_args, "checks": checks,
     }
+
+
+def planned_cells(sel: Selection) -> list[dict[str, str]]:
+    """The matrix cells a host is checked on: image, python, arch and variant of each check."""
+    if sel.platform == "linux":
+        # The agent's own plan, so "planned" and "ran" can never disagree.
+        return [{"image": c["image"], "python": c["python"], "arch": c["arch"],
+                 "variant": c["variant"]} for c in build_plan(sel)["checks"]]
+    # No images off Linux: the platform stands in for the image in the check's name.
+    return [{"image": sel.platform, "python": p.id, "arch": a, "variant": "default"}
+            for p in sel.pythons for a in sel.arches]

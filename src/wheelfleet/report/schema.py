@@ -24,7 +24,11 @@ HOST_STATUSES = ("passed", "failed", "unreachable", "not-run")
 CHECK_STATUSES = ("passed", "failed", "not-run")
 PLATFORMS = ("linux", "macos", "windows")
 VARIANTS = ("default", "abi3")
-STEPS = ("image", "interpreter", "build", "repair", "validate", "install", "import")
+# "agent": the node's health agent (missing, crashed, unusable output, work directory);
+# "engine": the container engine cannot run; "container": a check's container never reached
+# the runner's first step.  The rest are the canary's own steps, in the order they run.
+STEPS = ("agent", "engine", "image", "container", "interpreter", "build", "repair", "validate",
+         "install", "import")
 
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 _DIGEST = re.compile(r"^[a-z0-9]+:[0-9a-f]{32,}$")
@@ -311,6 +315,22 @@ def compute_verdict(hosts: Sequence[Mapping[str, Any]]) -> str:
     if hosts and all(host["status"] == "passed" for host in hosts):
         return "passed"
     return "failed"
+
+
+def validate_check(check: Any, path: str = "$") -> None:
+    """Raise ``ValueError("<path>.<key>: <problem>")`` if *check* is not a valid check record."""
+    _object(check, path, _CHECK_FIELDS)
+    _check_consistency(check, check["host"], path)
+
+
+def validate_host(host: Any, path: str = "$") -> None:
+    """Raise ``ValueError`` (one line) if *host* is not a valid host result of a report.
+
+    Verify validates each host on its own first, so one host's bad data is that host's
+    failure, never the whole night's.
+    """
+    _object(host, path, _HOST_FIELDS)
+    _check_host_consistency(host, path)
 
 
 def _check_host_consistency(host: Mapping[str, Any], path: str) -> None:

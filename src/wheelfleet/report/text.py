@@ -12,6 +12,12 @@ _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
 
+def one_line(text: str, limit: int = 300) -> str:
+    """Collapse whitespace (newlines included), drop colour codes, cut to ``limit`` characters."""
+    flat = " ".join(_ANSI.sub("", text).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
 def clean_line(text: str) -> str:
     """Strip ANSI colour codes and control characters from one line of untrusted output."""
     return _CONTROL.sub("", _ANSI.sub("", text))

@@ -13,15 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wheelfleet import __version__
-from wheelfleet.health.plan import build_plan
+from wheelfleet.health.plan import planned_cells
+from wheelfleet.health.records import host_level
 from wheelfleet.pyinfra_run import RunResult
 from wheelfleet.report import SCHEMA_ID, compute_verdict, derive_host_status
-from wheelfleet.report.schema import Check
+from wheelfleet.report.schema import Check, validate_host
 from wheelfleet.selection import Selection
 from wheelfleet.verify.logscan import connection_errors, host_errors, last_line, one_line
-
-CHECK_KEYS = tuple(Check.__annotations__)  # the schema rejects any other key in a check
-_ONE_LINE_KEYS = ("image", "python", "arch", "diagnosis", "reason", "wheel", "answer")
 
 
 @dataclass
@@ -39,67 +37,6 @@ class Outcome:
 def utc_now() -> str:
     """The schema's timestamp form, whole seconds: it also names the report directory."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def planned_checks(sel: Selection) -> list[dict[str, str]]:
-    """The matrix cells a host is checked on: image, python, arch and variant of each check."""
-    if sel.platform == "linux":
-        # The agent's own plan, so "planned" and "ran" can never disagree.
-        return [{"image": c["image"], "python": c["python"], "arch": c["arch"],
-                 "variant": c["variant"]} for c in build_plan(sel)["checks"]]
-    # No images off Linux: the platform stands in for the image in the check's name.
-    return [{"image": sel.platform, "python": p.id, "arch": a, "variant": "default"}
-            for p in sel.pythons for a in sel.arches]
-
-
-def not_run(sel: Selection, reason: str) -> list[dict[str, Any]]:
-    """Every planned check of ``sel`` as ``not-run`` with the same one-line reason."""
-    return [{**cell, "host": sel.host, "status": "not-run", "reason": one_line(reason)}
-            for cell in planned_checks(sel)]
-
-
-def check_record(raw: Mapping[str, Any], sel: Selection) -> dict[str, Any]:
-    """A health record as the schema wants it: known keys only, one-line texts, host set."""
-    record = {key: raw[key] for key in CHECK_KEYS if key in raw}
-    record["host"] = sel.host
-    if not record.get("image"):
-        record["image"] = sel.platform  # non-Linux not-run records carry no image
-    record.setdefault("variant", "default")
-    for key in _ONE_LINE_KEYS:
-        if isinstance(record.get(key), str):
-            record[key] = one_line(record[key], limit=500)
-    if "output_tail" in record:
-        record["output_tail"] = [str(line).replace("\r", "") for tail in record["output_tail"]
-                                 for line in str(tail).split("\n")]
-    if isinstance(record.get("versions"), dict):
-        record["versions"] = versions_record(record["versions"])
-    if record.get("status") == "not-run" and not record.get("reason"):
-        record["reason"] = "the node did not say why"
-    return record
-
-
-def versions_record(versions: Mapping[str, Any]) -> dict[str, Any]:
-    """Tool versions as the schema types them: strings or null; build_flags int/str/null.
-
-    The node reports some values as numbers (``maxunicode``: 1114111); the schema keeps
-    versions textual so that a report renders the same whatever the node's Python produced.
-    """
-    def flag(value: Any) -> int | str | None:
-        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-            return value
-        return int(value) if isinstance(value, bool) else str(value)
-
-    typed: dict[str, Any] = {}
-    for key, value in versions.items():
-        if key == "build_flags" and isinstance(value, dict):
-            typed[key] = {str(k): flag(v) for k, v in value.items()}
-        elif value is None or (isinstance(value, str) and value.strip()):
-            typed[str(key)] = value
-        elif isinstance(value, str):
-            typed[str(key)] = None  # an empty answer is "unknown", not a version
-        else:
-            typed[str(key)] = str(value)
-    return typed
 
 
 def drift_of(sel: Selection, dry: Outcome) -> dict[str, Any]:
@@ -127,9 +64,17 @@ def unreachable_error(host: str, health: Outcome, dry: Outcome) -> str | None:
     return connection_errors(health.log).get(host) or connection_errors(dry.log).get(host)
 
 
-def host_result(sel: Selection, doc: Mapping[str, Any] | None, health: Outcome,
-                dry: Outcome) -> dict[str, Any]:
-    """One host of the report, its status derived by the schema's own rule."""
+def not_run(sel: Selection, reason: str) -> list[Check]:
+    """Every planned check of ``sel`` as ``not-run`` with the same one-line reason."""
+    return host_level(planned_cells(sel), sel.host, reason, status="not-run")
+
+
+def host_result(sel: Selection, doc: Any, health: Outcome, dry: Outcome) -> dict[str, Any]:
+    """One host of the report, its status derived by the schema's own rule.
+
+    Whatever the health run left for this host, the result is schema-valid: data that is not
+    becomes this host's ``failed`` checks saying why, and never stops the other hosts' report.
+    """
     host: dict[str, Any] = {"host": sel.host, "platform": sel.platform, "error": None,
                             "drift": {"checked": False}, "tools": {}, "checks": []}
     if doc is None:
@@ -144,14 +89,22 @@ def host_result(sel: Selection, doc: Mapping[str, Any] | None, health: Outcome,
                                         f"health run wrote no records: {last_line(health.log)}")
             host["checks"] = not_run(sel, reason)
             host["drift"] = drift_of(sel, dry)
-    else:
+        host["status"] = derive_host_status(host)
+        return host
+    host["drift"] = drift_of(sel, dry)
+    try:
         host["tools"] = {str(k): (None if v is None else str(v))
                          for k, v in (doc.get("tools") or {}).items()}
-        host["checks"] = [check_record(raw, sel) for raw in doc.get("checks") or []]
+        host["checks"] = list(doc.get("checks") or [])
         if doc.get("error") and not host["checks"]:
             host["checks"] = not_run(sel, str(doc["error"]))
-        host["drift"] = drift_of(sel, dry)
-    host["status"] = derive_host_status(host)
+        host["status"] = derive_host_status(host)
+        validate_host(host, "$")
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
+        cause = err if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
+        host.update(tools={}, checks=host_level(
+            planned_cells(sel), sel.host, f"this host's health data is not valid: {cause}"))
+        host["status"] = derive_host_status(host)
     return host
 
 

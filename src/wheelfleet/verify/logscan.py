@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import re
 
+from wheelfleet.report.text import one_line
+
+__all__ = ["connection_errors", "host_errors", "host_lines", "last_line", "one_line",
+           "progress_lines"]
+
 # The messages pyinfra's connectors raise through ``raise_connect_error`` (ssh, winrm, local).
 CONNECT_ERRORS = (
     "Could not connect",
@@ -22,12 +27,6 @@ CONNECT_ERRORS = (
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 _PREFIX = re.compile(r"^\s*\[(?P<host>[^\]]+)\]\s+(?P<text>.*)$")
 _ERROR = re.compile(r"\berror\b|\bfailed\b|could not|timed out", re.IGNORECASE)
-
-
-def one_line(text: str, limit: int = 300) -> str:
-    """Collapse whitespace (newlines included) and cut to ``limit`` characters."""
-    flat = " ".join(_ANSI.sub("", text).split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def host_lines(log: str) -> list[tuple[str, str]]:

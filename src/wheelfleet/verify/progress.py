@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from wheelfleet.health.plan import planned_cells
 from wheelfleet.selection import Selection
-from wheelfleet.verify.assemble import planned_checks
 
 Echo = Callable[[str], Any]
 
@@ -21,7 +21,7 @@ Echo = Callable[[str], Any]
 def plan_lines(sel: Selection) -> list[str]:
     """One line per image (Linux) or per arch (elsewhere): which Pythons will be checked."""
     by_image: dict[str, list[str]] = {}
-    for cell in planned_checks(sel):
+    for cell in planned_cells(sel):
         label = f"{cell['python']}" + (" (abi3)" if cell["variant"] == "abi3" else "")
         key = cell["image"] if sel.platform == "linux" else f"{sel.platform} {cell['arch']}"
         by_image.setdefault(key, []).append(label)
