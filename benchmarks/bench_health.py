@@ -21,9 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from wheelfleet.demo import tear_down
 from wheelfleet.health.run import run_health
-from wheelfleet.localfleet import bring_up, write_inventory
+from wheelfleet.lab import bring_up, tear_down, write_inventory
 from wheelfleet.pyinfra_run import repo_file, run_deploy
 
 POLICIES = ["manylinux_2_36", "manylinux_2_41"]

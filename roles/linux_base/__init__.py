@@ -7,28 +7,29 @@ from pyinfra.api import deploy
 from pyinfra.facts.deb import DebPackages
 from pyinfra.operations import apt, files, server
 
-# Compilers and headers for building on the host itself, a venv for host-side tools, and
-# patchelf for auditwheel repair outside a container.
-DEFAULT_PACKAGES = ["build-essential", "python3-dev", "python3-venv", "python3-pip", "patchelf"]
+from wheelfleet.platforms.linux import LinuxSettings
+from wheelfleet.selection import Selection
 
 
 @deploy("linux_base")
-def linux_base(packages: list[str] | None = None, cache_time: int = 86400) -> None:
+def linux_base(selection: Selection) -> None:
     """
     Install the build essentials on a Debian/Ubuntu build host.
 
-    + packages: apt packages to ensure (host data ``linux_base_packages`` overrides the default)
-    + host data ``trusted_ca_bundle``: a PEM file on the controller with CAs the host must trust
-    + cache_time: how old the apt lists may be before an install refreshes them
+    + selection: the host's validated selection; its settings say which packages
+      (``linux_base_packages``), the CAs to trust (``trusted_ca_bundle``, a PEM on the
+      controller) and how old the apt lists may be before an install refreshes them
+      (``apt_cache_time``)
 
     **Example:**
 
     .. code:: python
 
-        from roles.linux_base import linux_base
-        linux_base()
+        linux_base(selection=current_selection())
     """
-    bundle = host.data.get("trusted_ca_bundle")
+    settings = selection.settings
+    assert isinstance(settings, LinuxSettings)
+    bundle = settings.trusted_ca_bundle
     if bundle:
         # Fleets behind a TLS-inspecting proxy or with an internal index need the
         # organisation's CAs before pip or apt-over-https can reach anything.
@@ -39,7 +40,7 @@ def linux_base(packages: list[str] | None = None, cache_time: int = 86400) -> No
         server.shell(name="Rebuild the system CA store", commands=["update-ca-certificates"],
                      _if=trusted.did_change)
 
-    wanted = packages or host.data.get("linux_base_packages") or DEFAULT_PACKAGES
+    wanted = list(settings.linux_base_packages)
     installed = host.get_fact(DebPackages) or {}
     missing = [p for p in wanted if p not in installed]
     # Refresh the lists only when something must be installed: an unconditional periodic
@@ -48,7 +49,7 @@ def linux_base(packages: list[str] | None = None, cache_time: int = 86400) -> No
         name=f"Install build essentials ({', '.join(wanted)})",
         packages=wanted,
         update=bool(missing),
-        cache_time=cache_time if missing else None,
+        cache_time=settings.apt_cache_time if missing else None,
         no_recommends=True,
         _env={"DEBIAN_FRONTEND": "noninteractive"},
         _timeout=1800,

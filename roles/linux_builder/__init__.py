@@ -12,6 +12,7 @@ from pyinfra.operations import apt, files, pip
 from wheelfleet.facts.containers import ContainerEngineRunnable
 from wheelfleet.operations.engine import runnable_engine
 from wheelfleet.operations.images import PULL_SCRIPT, pinned_image, unselected_images_removed
+from wheelfleet.platforms.linux import LinuxSettings
 from wheelfleet.report.text import one_line
 from wheelfleet.selection import Selection
 
@@ -48,11 +49,12 @@ def linux_builder(selection: Selection) -> None:
 
         linux_builder(selection=current_selection())
     """
-    data = selection.data
-    engine = data.get("container_engine", "podman")
-    runtime = data.get("container_runtime")
-    insecure = list(data.get("insecure_registries") or [])
-    ulimits = list(data.get("container_default_ulimits") or [])
+    settings = selection.settings
+    assert isinstance(settings, LinuxSettings)
+    engine = settings.container_engine
+    runtime = settings.container_runtime
+    insecure = list(settings.insecure_registries)
+    ulimits = [str(u) for u in settings.container_default_ulimits]
 
     packages = list(ENGINE_PACKAGES[engine]) + ([runtime] if runtime else [])
     apt.packages(name=f"Install container engine ({', '.join(packages)})", packages=packages,
@@ -70,23 +72,20 @@ def linux_builder(selection: Selection) -> None:
         files.template(name="Engine settings (runtime, cgroups, ulimits)",
                        src=_template("containers.conf.j2"),
                        dest="/etc/containers/containers.conf", default_ulimits=ulimits,
-                       runtime=runtime, cgroup_manager=data.get("container_cgroup_manager"),
-                       events_logger=data.get("container_events_logger"))
-        if data.get("container_storage_driver"):
+                       runtime=runtime, cgroup_manager=settings.container_cgroup_manager,
+                       events_logger=settings.container_events_logger)
+        if settings.container_storage_driver:
             files.template(name="Image storage", src=_template("storage.conf.j2"),
                            dest="/etc/containers/storage.conf",
-                           driver=data["container_storage_driver"],
-                           graphroot=data.get("container_storage_root",
-                                              "/var/lib/containers/storage"))
+                           driver=settings.container_storage_driver,
+                           graphroot=settings.container_storage_root)
     else:
-        docker_ulimits = {u.split("=")[0]: {"Name": u.split("=")[0],
-                                            "Soft": int(u.split("=")[1].split(":")[0]),
-                                            "Hard": int(u.split("=")[1].split(":")[-1])}
-                          for u in ulimits}
+        docker_ulimits = {u.name: {"Name": u.name, "Soft": u.soft, "Hard": u.hard}
+                          for u in settings.container_default_ulimits}
         files.template(name="Docker daemon settings", src=_template("daemon.json.j2"),
                        dest="/etc/docker/daemon.json", insecure_registries=insecure,
                        default_ulimits=ulimits, docker_ulimits=docker_ulimits,
-                       storage_driver=data.get("container_storage_driver"))
+                       storage_driver=settings.container_storage_driver)
 
     files.put(name="Pinned-image pull helper",
               src=str(resources.files("wheelfleet").joinpath("scripts/pull-pinned.sh")),
@@ -105,14 +104,14 @@ def linux_builder(selection: Selection) -> None:
             tag_ref = f"{repo}:{image.tag}"
         pinned_image(name=f"Pinned image {image.platform_tag}", ref=image.ref_via(mirrors),
                      digest=image.digest, local_name=image.local_name, engine=engine,
-                     pull_timeout=int(data.get("pull_timeout", 900)), tag_ref=tag_ref)
+                     pull_timeout=settings.pull_timeout, tag_ref=tag_ref)
 
-    if data.get("prune_unselected_images", True):
+    if settings.prune_unselected_images:
         unselected_images_removed(name="Remove images no longer selected",
                                   keep=[i.local_name for i in selection.images], engine=engine)
 
-    tools = [f"{t.name}=={t.version}" for t in selection.matrix.tools.values()
-             if t.platform == "linux"]
+    tools = [f"{name}=={version}" for name, version
+             in selection.matrix.tool_pins(selection.platform).items()]
     pip.venv(name="Venv for pinned repair tools", path=TOOLS_VENV, python="python3",
              _timeout=300)
     pip.packages(name=f"Pinned repair tools ({', '.join(tools)})", packages=tools,

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+
 from pyinfra import host, state
 
 from wheelfleet.errors import InputError
+from wheelfleet.operations.fleet import refuse
+from wheelfleet.platforms import platform
 from wheelfleet.selection import Selection, select_for_host
 
 
@@ -25,3 +29,22 @@ def current_selection() -> Selection | InputError:
         return select_for_host(host.name, groups, host.data.dict(), inventory_name())
     except InputError as err:
         return err
+
+
+def converge(selection: Selection | InputError) -> None:
+    """Converge the current host: its platform's roles in order, or one line saying why not.
+
+    A role is the package ``roles/<name>`` of the fleet repository exporting ``<name>``, a
+    pyinfra ``@deploy`` that takes the host's selection (deploys/ puts the repository on
+    ``sys.path``).
+    """
+    if isinstance(selection, InputError):
+        refuse(name="Validate host selection", reason=f"invalid selection: {selection}")
+        return
+    plat = platform(selection.platform)
+    if not plat.roles:
+        refuse(name=f"{plat.name} roles", reason=plat.refusal())
+        return
+    for name in plat.roles:
+        role = getattr(importlib.import_module(f"roles.{name}"), name)
+        role(selection=selection)

@@ -13,10 +13,17 @@ from typing import Any
 
 import pytest
 
-from wheelfleet.localfleet import group_data_for, start_registry, write_inventory
+from wheelfleet.lab import (
+    Fleet,
+    PushedImage,
+    Registry,
+    down,
+    group_data_for,
+    start_registry,
+    up,
+    write_inventory,
+)
 from wheelfleet.pyinfra_run import RunResult, run_deploy
-from wheelfleet.testfleet import Fleet, down, up
-from wheelfleet.testregistry import PushedImage, Registry
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ["manylinux_2_36", "manylinux_2_41"]

@@ -6,13 +6,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from lab.faults import delete_manifest, repush_different_bytes
 
-from wheelfleet.testregistry import (
-    Registry,
-    build_and_push,
-    delete_manifest,
-    repush_different_bytes,
-)
+from wheelfleet.lab import Registry, build_and_push
 
 pytestmark = [pytest.mark.fleet, pytest.mark.slow]
 

@@ -4,12 +4,12 @@ that repairs, installs and imports — and faults are caught at the right step, 
 from __future__ import annotations
 
 import pytest
+from lab.faults import push_variant
 
 from wheelfleet.canary import expected_digest
 from wheelfleet.health.agent import STEPS
 from wheelfleet.health.run import run_health
-from wheelfleet.localfleet import overlay_text
-from wheelfleet.testregistry import push_variant
+from wheelfleet.lab import overlay_text
 
 pytestmark = [pytest.mark.fleet, pytest.mark.slow]
 

@@ -2,10 +2,11 @@
 
 * a registry on 127.0.0.1:5057 with one manylinux-like image pinned by digest, plus a variant of
   it with gcc removed (a broken toolchain that is pulled and pinned like any other image);
-* three Debian hosts with their own sshd on 127.0.0.31-33 (offset 30, apart from the lead's
+* six Debian hosts with their own sshd on 127.0.0.31-36 (offset 30, apart from the lead's
   fleet at 20 and the demo at 10): tf1 healthy, tf2 pinned to the gcc-less image by its own
-  matrix overlay, tf3 left bare for onboarding;
-* tf4 at 127.0.0.34, where nothing listens: the host that is down.
+  matrix overlay, tf3 left bare for onboarding, tf4 and tf5 converged for host-level faults
+  (test_verify_faults.py), tf6 never converged;
+* tf9 at 127.0.0.39, where nothing listens: the host that is down.
 """
 
 from __future__ import annotations
@@ -21,17 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lab.faults import push_variant
 
-from wheelfleet.localfleet import group_data_for, overlay_text, start_registry
+from wheelfleet.lab import Fleet, Registry, down, group_data_for, overlay_text, start_registry, up
 from wheelfleet.pyinfra_run import run_deploy
-from wheelfleet.testfleet import Fleet, down, up
-from wheelfleet.testregistry import Registry, push_variant
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ["manylinux_2_36"]  # one image keeps the health run short (2 checks per host)
 REGISTRY_PORT = 5057
 OFFSET = 30
-DOWN_ADDRESS = "127.0.0.34"
+DOWN_ADDRESS = "127.0.0.39"
 NO_GCC = "rm -f /usr/bin/gcc* /usr/bin/x86_64-linux-gnu-gcc* /usr/bin/cc"
 
 
@@ -47,7 +47,7 @@ class VerifyFleet:
         return dict(self.fleet.pyinfra_hosts())[name]
 
     def down_host(self) -> dict[str, Any]:
-        """tf4: tf1's connection data, pointed at an address where nothing listens."""
+        """tf9: tf1's connection data, pointed at an address where nothing listens."""
         return {**self.host("tf1"), "ssh_hostname": DOWN_ADDRESS}
 
     def inventory(self, name: str, groups: dict[str, tuple[list[tuple[str, dict[str, Any]]],
@@ -98,7 +98,7 @@ def verify_fleet():
         broken_overlay = work / "no-gcc.yaml"
         broken_overlay.write_text(overlay_text([broken]))
         group_data = group_data_for(reg.registry, reg.overlay, POLICIES, reg.images)
-        fleet = up(3, work / "fleet", group_data=group_data, first_octet_offset=OFFSET)
+        fleet = up(6, work / "fleet", group_data=group_data, first_octet_offset=OFFSET)
         try:
             yield VerifyFleet(reg.registry, fleet, work, group_data, broken_overlay)
         finally:
@@ -110,12 +110,12 @@ def verify_fleet():
 
 @pytest.fixture(scope="session")
 def three_host_inventory(verify_fleet: VerifyFleet) -> Path:
-    """tf1 healthy and tf2 broken (both converged), tf4 down."""
+    """tf1 healthy and tf2 broken (both converged), tf9 down."""
     vf = verify_fleet
     inventory = vf.inventory("fleet3.py", {"linux": ([
         ("tf1", vf.host("tf1")),
         ("tf2", {**vf.host("tf2"), "matrix_overlay": str(vf.broken_overlay)}),
-        ("tf4", vf.down_host()),
+        ("tf9", vf.down_host()),
     ], vf.group_data)})
     result = run_deploy(inventory, ROOT / "deploys" / "fleet.py", limit=["tf1", "tf2"],
                         timeout=1800)

@@ -13,12 +13,17 @@ from pathlib import Path
 import pytest
 
 from wheelfleet.fleetfile import load_fleet
-from wheelfleet.health.plan import planned_cells
 from wheelfleet.health.records import checks_from_answer
 from wheelfleet.pyinfra_run import RunResult
 from wheelfleet.report import validate_report, write_reports
 from wheelfleet.report.schema import validate_check
-from wheelfleet.verify.assemble import Outcome, build_report, exit_status, host_result
+from wheelfleet.verify.assemble import (
+    Outcome,
+    build_report,
+    exit_status,
+    host_result,
+    planned_cells,
+)
 
 INVENTORY = '''linux = ([("good", {}), ("bad", {})],
          {"pythons": ["3.11", "3.12"], "arches": ["x86_64"],

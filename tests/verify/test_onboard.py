@@ -44,7 +44,7 @@ def test_onboard_takes_a_bare_host_to_verified(verify_fleet):
     vf = verify_fleet
     # The rest of the fleet, the down host included, is in the inventory but never touched.
     inventory = vf.inventory("onboard.py", {"linux": ([
-        ("tf1", vf.host("tf1")), ("tf3", vf.host("tf3")), ("tf4", vf.down_host()),
+        ("tf1", vf.host("tf1")), ("tf3", vf.host("tf3")), ("tf9", vf.down_host()),
     ], vf.group_data)})
     assert vf.ssh("tf3", "test -e /opt/wheelfleet").returncode != 0  # bare
     root = vf.work / "onboard-reports"

@@ -43,7 +43,7 @@ def test_verify_reports_passed_failed_unreachable_and_drift(verify_fleet, three_
     hosts = {h["host"]: h for h in report["hosts"]}
     assert report["verdict"] == "failed"
 
-    tf1, tf2, tf4 = hosts["tf1"], hosts["tf2"], hosts["tf4"]
+    tf1, tf2, tf9 = hosts["tf1"], hosts["tf2"], hosts["tf9"]
     assert {c["status"] for c in tf1["checks"]} == {"passed"} and len(tf1["checks"]) == 2
     assert tf1["drift"]["checked"] and tf1["status"] == "failed"
     assert any("Engine settings" in change for change in tf1["drift"]["changes"]), tf1["drift"]
@@ -54,19 +54,19 @@ def test_verify_reports_passed_failed_unreachable_and_drift(verify_fleet, three_
         assert check["status"] == "failed" and check["step"] == "build"
         assert check["diagnosis"] == "compiler missing in the image: gcc not found"
 
-    assert tf4["status"] == "unreachable"
-    assert "Could not connect" in tf4["error"] and "127.0.0.34" in tf4["error"]
-    assert "\n" not in tf4["error"]
+    assert tf9["status"] == "unreachable"
+    assert "Could not connect" in tf9["error"] and "127.0.0.39" in tf9["error"]
+    assert "\n" not in tf9["error"]
 
     xml = JUnitXml.fromfile(str(reports[0] / "junit.xml"))
     suites = {suite.name: suite for suite in xml}
-    assert set(suites) == {"wheelfleet.tf1", "wheelfleet.tf2", "wheelfleet.tf4"}
+    assert set(suites) == {"wheelfleet.tf1", "wheelfleet.tf2", "wheelfleet.tf9"}
     failed = {suite.name: sorted(case.name for case in suite
                                  if any(isinstance(r, Failure) for r in case.result))
               for suite in xml}
     assert failed["wheelfleet.tf1"] == ["drift"]
     assert len(failed["wheelfleet.tf2"]) == 2
-    assert failed["wheelfleet.tf4"] == ["connect"]
+    assert failed["wheelfleet.tf9"] == ["connect"]
     assert sum(suite.failures for suite in xml) == 4
     assert json.loads(Path(reports[0] / "report.json").read_text())["schema"] == \
         "wheelfleet.report/1"

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from wheelfleet.fleetfile import load_fleet
-from wheelfleet.health.plan import planned_cells
 from wheelfleet.health.records import checks_from_answer, host_level
 from wheelfleet.pyinfra_run import RunResult
 from wheelfleet.report import validate_report, write_reports
@@ -19,6 +18,7 @@ from wheelfleet.verify.assemble import (
     build_report,
     exit_status,
     host_result,
+    planned_cells,
 )
 from wheelfleet.verify.logscan import connection_errors, host_errors, progress_lines
 from wheelfleet.verify.probe import ProbeError, parse_probe, platform_of

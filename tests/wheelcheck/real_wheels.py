@@ -26,6 +26,8 @@ class RealWheel:
     platform: str  # pip download --platform
     python: str  # pip download --python-version
     filename: str  # the file pip must pick
+    abi: str = ""  # pip download --abi (cp313t, cp27mu, abi3 ...), when pip would not pick it
+    implementation: str = ""  # pip download --implementation (pp for PyPy)
 
     @property
     def is_linux(self) -> bool:
@@ -51,6 +53,10 @@ def fetch(wheel: RealWheel, cache_dir: Path = CACHE_DIR) -> Path:
         "--only-binary=:all:", "--platform", wheel.platform,
         "--python-version", wheel.python, "-d", str(cache_dir), wheel.requirement,
     ]  # fmt: skip
+    if wheel.abi:
+        command += ["--abi", wheel.abi]
+    if wheel.implementation:
+        command += ["--implementation", wheel.implementation]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if not target.is_file():
         raise DownloadFailed(

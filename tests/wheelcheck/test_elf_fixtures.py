@@ -20,6 +20,7 @@ from wheelfleet.wheelcheck.report import (
     ARCH_MISMATCH,
     EXECUTABLE_STACK,
     EXTERNAL_LIBRARY_NOT_BUNDLED,
+    LIBC_FAMILY_MISMATCH,
     SYMBOLS_TOO_NEW,
 )
 
@@ -171,14 +172,17 @@ def test_private_api_is_fine_without_abi3_tag(tmp_path: Path, toolchain, built) 
 
 
 def test_musllinux_rejects_glibc_linked_extension(tmp_path: Path, toolchain, built) -> None:
-    """libc.so.6 is glibc's: a musllinux policy does not whitelist it."""
+    """libc.so.6 and GLIBC_ versions are glibc's: one problem, the libc family, not also an
+    unbundled libc.so.6."""
     ext = built(lambda: toolchain.gcc_ext("elf-getrandom", EXT_GETRANDOM_SOURCE))
     wheel = make_wheel(
         tmp_path, "cp311-cp311-musllinux_1_2_x86_64", {"pkg/ext.so": ext.read_bytes()}
     )
-    (problem,) = _only(check_wheel(wheel), EXTERNAL_LIBRARY_NOT_BUNDLED)
-    assert "needs libc.so.6" in problem.message
-    assert "musllinux_1_2_x86_64" in problem.message
+    (problem,) = _only(check_wheel(wheel), LIBC_FAMILY_MISMATCH)
+    assert problem.message == (
+        "needs glibc (libc.so.6; symbol versions GLIBC_2.2.5, GLIBC_2.25) but "
+        "musllinux_1_2_x86_64 promises a musl system"
+    )
 
 
 def test_missing_gnu_stack_header_counts_as_executable_for_glibc(

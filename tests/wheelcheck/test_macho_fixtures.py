@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
-from wheelcheck_builders import EXT_ABI3_SINCE_310_SOURCE, EXT_USES_HELPER_SOURCE, make_wheel
+from wheelcheck_builders import (
+    EXT_ABI3_SINCE_310_SOURCE,
+    EXT_USES_HELPER_SOURCE,
+    limits,
+    make_wheel,
+)
 
 from wheelfleet.wheelcheck import check_wheel
 from wheelfleet.wheelcheck.macho_reader import read_macho
@@ -35,7 +41,7 @@ def universal2_ext(toolchain, built) -> bytes:
 
 def test_fixture_slices_are_what_we_built(universal2_ext: bytes) -> None:
     """Guards the fixtures themselves: both load-command kinds are exercised below."""
-    facts = read_macho("ext.so", universal2_ext)
+    facts = read_macho(io.BytesIO(universal2_ext), limits())
     found = {(s.arch, s.min_os, s.min_os_source) for s in facts.slices}
     assert found == {
         ("x86_64", (10, 9, 0), "LC_VERSION_MIN_MACOSX"),

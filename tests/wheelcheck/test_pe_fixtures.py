@@ -10,6 +10,7 @@ from wheelcheck_builders import (
     EXT_SOURCE,
     EXT_USES_HELPER_SOURCE,
     HELPER_SOURCE,
+    limits,
     make_wheel,
 )
 
@@ -19,6 +20,7 @@ from wheelfleet.wheelcheck.report import (
     ABI3_VIOLATION,
     ARCH_MISMATCH,
     EXTERNAL_LIBRARY_NOT_BUNDLED,
+    PYTHON_ABI_MISMATCH,
 )
 
 
@@ -41,8 +43,9 @@ def amd64_with_helper(toolchain, built) -> tuple[bytes, bytes]:
 
 
 def test_fixture_imports_are_what_we_linked(amd64_with_helper) -> None:
-    facts = read_pe(amd64_with_helper[0])
-    assert facts.arch == "x86_64"
+    facts = read_pe(amd64_with_helper[0], limits("ext.pyd"))
+    assert facts.arch == "x64"
+    assert facts.is_dll
     assert {"helper.dll", "python3.dll", "KERNEL32.dll", "msvcrt.dll"} <= set(facts.imports)
 
 
@@ -68,7 +71,7 @@ def test_i686_dll_in_win_amd64_wheel_is_arch_mismatch(tmp_path: Path, toolchain,
     )
     wheel = make_wheel(tmp_path, "cp312-cp312-win_amd64", {"pkg/ext.pyd": ext.read_bytes()})
     (problem,) = _only(check_wheel(wheel), ARCH_MISMATCH)
-    assert problem.message == "PE machine is x86 but the platform tag allows x86_64"
+    assert problem.message == "PE machine is x86 but the platform tag allows x64"
     assert check_wheel(
         make_wheel(tmp_path, "cp312-cp312-win32", {"pkg/ext.pyd": ext.read_bytes()})
     ).ok
@@ -79,7 +82,7 @@ def test_arm64_dll_matches_win_arm64_only(tmp_path: Path, toolchain, built) -> N
     assert check_wheel(make_wheel(tmp_path, "cp312-cp312-win_arm64", {"pkg/ext.pyd": ext})).ok
     wrong = make_wheel(tmp_path, "cp312-cp312-win_amd64", {"pkg/ext.pyd": ext})
     (problem,) = _only(check_wheel(wrong), ARCH_MISMATCH)
-    assert problem.message == "PE machine is arm64 but the platform tag allows x86_64"
+    assert problem.message == "PE machine is arm64 but the platform tag allows x64"
 
 
 def test_windows_dll_in_linux_wheel_is_arch_mismatch(tmp_path: Path, amd64_with_helper) -> None:
@@ -106,8 +109,11 @@ def test_abi3_pyd_linking_versioned_python_dll(tmp_path: Path, toolchain, built)
     python311 = built(lambda: toolchain.python3_dll("x86_64", filename="python311.dll"))
     ext = built(lambda: toolchain.mingw_dll("pe-python311", "x86_64", EXT_SOURCE, python311))
     wheel = make_wheel(tmp_path, "cp311-abi3-win_amd64", {"pkg/ext.pyd": ext.read_bytes()})
-    (problem,) = _only(check_wheel(wheel), ABI3_VIOLATION)
-    assert problem.message.startswith("imports python311.dll, a version-specific CPython DLL")
+    (problem,) = _only(check_wheel(wheel), PYTHON_ABI_MISMATCH)
+    assert problem.message == (
+        "links python311.dll (CPython 3.11); the wheel's tags claim cp311-abi3: an abi3 "
+        "wheel's modules must load on every CPython from its version on"
+    )
     # The same module is fine in a version-specific wheel: python311.dll ships with CPython.
     assert check_wheel(
         make_wheel(tmp_path, "cp311-cp311-win_amd64", {"pkg/ext.pyd": ext.read_bytes()})

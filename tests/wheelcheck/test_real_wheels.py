@@ -24,6 +24,7 @@ from wheelfleet.wheelcheck.report import (
     EXTERNAL_LIBRARY_NOT_BUNDLED,
     MACOS_MIN_VERSION_ABOVE_TAG,
     SYMBOLS_TOO_NEW,
+    TAG_METADATA_MISMATCH,
 )
 
 REAL_WHEELS = [
@@ -276,6 +277,188 @@ REAL_WHEELS = [
     RealWheel("pyyaml==6.0.2", "win_amd64", "3.11", "PyYAML-6.0.2-cp311-cp311-win_amd64.whl"),
     RealWheel("pyyaml==6.0.3", "win_arm64", "3.12", "pyyaml-6.0.3-cp312-cp312-win_arm64.whl"),
     RealWheel("orjson==3.10.15", "win_amd64", "3.11", "orjson-3.10.15-cp311-cp311-win_amd64.whl"),
+    # free-threaded CPython (cp313t, cp314t) on every platform
+    RealWheel(
+        "numpy==2.3.2",
+        "manylinux_2_28_x86_64",
+        "3.13",
+        "numpy-2.3.2-cp313-cp313t-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl",
+        abi="cp313t",
+    ),
+    RealWheel(
+        "numpy==2.3.2",
+        "musllinux_1_2_x86_64",
+        "3.13",
+        "numpy-2.3.2-cp313-cp313t-musllinux_1_2_x86_64.whl",
+        abi="cp313t",
+    ),
+    RealWheel(
+        "numpy==2.3.2",
+        "macosx_14_0_arm64",
+        "3.13",
+        "numpy-2.3.2-cp313-cp313t-macosx_14_0_arm64.whl",
+        abi="cp313t",
+    ),
+    RealWheel(
+        "numpy==2.3.2", "win_amd64", "3.13", "numpy-2.3.2-cp313-cp313t-win_amd64.whl", abi="cp313t"
+    ),
+    RealWheel(
+        "numpy==2.3.2", "win_arm64", "3.13", "numpy-2.3.2-cp313-cp313t-win_arm64.whl", abi="cp313t"
+    ),
+    RealWheel(
+        "markupsafe==3.0.2",
+        "manylinux2014_x86_64",
+        "3.13",
+        "MarkupSafe-3.0.2-cp313-cp313t-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+        abi="cp313t",
+    ),
+    RealWheel(
+        "pyyaml==6.0.3",
+        "manylinux2014_x86_64",
+        "3.14",
+        "pyyaml-6.0.3-cp314-cp314t-manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl",
+        abi="cp314t",
+    ),
+    RealWheel(
+        "pyyaml==6.0.3",
+        "macosx_11_0_arm64",
+        "3.14",
+        "pyyaml-6.0.3-cp314-cp314t-macosx_11_0_arm64.whl",
+        abi="cp314t",
+    ),
+    RealWheel(
+        "pyyaml==6.0.3",
+        "win_amd64",
+        "3.14",
+        "pyyaml-6.0.3-cp314-cp314t-win_amd64.whl",
+        abi="cp314t",
+    ),
+    RealWheel(
+        "cffi==2.0.0", "win_amd64", "3.14", "cffi-2.0.0-cp314-cp314t-win_amd64.whl", abi="cp314t"
+    ),
+    # CPython 2.7: wide (cp27mu) and narrow (cp27m) Linux builds, VC9 Windows builds, macOS
+    RealWheel(
+        "cffi==1.15.1",
+        "manylinux1_x86_64",
+        "2.7",
+        "cffi-1.15.1-cp27-cp27mu-manylinux1_x86_64.whl",
+        abi="cp27mu",
+    ),
+    RealWheel(
+        "cffi==1.15.1",
+        "manylinux1_x86_64",
+        "2.7",
+        "cffi-1.15.1-cp27-cp27m-manylinux1_x86_64.whl",
+        abi="cp27m",
+    ),
+    RealWheel(
+        "numpy==1.16.6",
+        "manylinux1_x86_64",
+        "2.7",
+        "numpy-1.16.6-cp27-cp27mu-manylinux1_x86_64.whl",
+        abi="cp27mu",
+    ),
+    RealWheel(
+        "psutil==5.9.8",
+        "manylinux2010_x86_64",
+        "2.7",
+        "psutil-5.9.8-cp27-cp27mu-manylinux2010_x86_64.whl",
+        abi="cp27mu",
+    ),
+    RealWheel(
+        "cffi==1.15.1", "win_amd64", "2.7", "cffi-1.15.1-cp27-cp27m-win_amd64.whl", abi="cp27m"
+    ),
+    RealWheel("cffi==1.15.1", "win32", "2.7", "cffi-1.15.1-cp27-cp27m-win32.whl", abi="cp27m"),
+    RealWheel(
+        "numpy==1.16.6", "win_amd64", "2.7", "numpy-1.16.6-cp27-cp27m-win_amd64.whl", abi="cp27m"
+    ),
+    RealWheel(
+        "psutil==5.9.8", "win_amd64", "2.7", "psutil-5.9.8-cp27-none-win_amd64.whl", abi="cp27m"
+    ),
+    RealWheel(
+        "cffi==1.15.1",
+        "macosx_10_9_x86_64",
+        "2.7",
+        "cffi-1.15.1-cp27-cp27m-macosx_10_9_x86_64.whl",
+        abi="cp27m",
+    ),
+    RealWheel(
+        "markupsafe==1.1.1",
+        "macosx_10_6_intel",
+        "2.7",
+        "MarkupSafe-1.1.1-cp27-cp27m-macosx_10_6_intel.whl",
+        abi="cp27m",
+    ),
+    # CPython 3.4 (VC10, MSVCR100), including the old "cpXY-none" Windows spelling
+    RealWheel("numpy==1.15.4", "win_amd64", "3.4", "numpy-1.15.4-cp34-none-win_amd64.whl"),
+    RealWheel("numpy==1.15.4", "win32", "3.4", "numpy-1.15.4-cp34-none-win32.whl"),
+    RealWheel("pyyaml==5.1.2", "win_amd64", "3.4", "PyYAML-5.1.2-cp34-cp34m-win_amd64.whl"),
+    RealWheel(
+        "markupsafe==1.1.1",
+        "manylinux1_x86_64",
+        "3.4",
+        "MarkupSafe-1.1.1-cp34-cp34m-manylinux1_x86_64.whl",
+    ),
+    # more abi3, PyPy, ppc64le/s390x, musllinux aarch64, multi-tag macOS
+    RealWheel(
+        "cryptography==44.0.0",
+        "musllinux_1_2_x86_64",
+        "3.11",
+        "cryptography-44.0.0-cp39-abi3-musllinux_1_2_x86_64.whl",
+        abi="abi3",
+    ),
+    RealWheel(
+        "cryptography==44.0.0",
+        "musllinux_1_2_aarch64",
+        "3.11",
+        "cryptography-44.0.0-cp39-abi3-musllinux_1_2_aarch64.whl",
+        abi="abi3",
+    ),
+    RealWheel(
+        "bcrypt==4.2.1", "win_amd64", "3.11", "bcrypt-4.2.1-cp39-abi3-win_amd64.whl", abi="abi3"
+    ),
+    RealWheel(
+        "pydantic-core==2.27.2",
+        "manylinux2014_x86_64",
+        "3.10",
+        "pydantic_core-2.27.2-pp310-pypy310_pp73-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+        abi="pypy310_pp73",
+        implementation="pp",
+    ),
+    RealWheel(
+        "numpy==2.3.2",
+        "win_amd64",
+        "3.11",
+        "numpy-2.3.2-pp311-pypy311_pp73-win_amd64.whl",
+        abi="pypy311_pp73",
+        implementation="pp",
+    ),
+    RealWheel(
+        "cffi==1.17.1",
+        "manylinux2014_ppc64le",
+        "3.12",
+        "cffi-1.17.1-cp312-cp312-manylinux_2_17_ppc64le.manylinux2014_ppc64le.whl",
+    ),
+    RealWheel(
+        "cffi==1.17.1",
+        "manylinux2014_s390x",
+        "3.12",
+        "cffi-1.17.1-cp312-cp312-manylinux_2_17_s390x.manylinux2014_s390x.whl",
+    ),
+    RealWheel(
+        "numpy==2.3.2",
+        "musllinux_1_2_aarch64",
+        "3.12",
+        "numpy-2.3.2-cp312-cp312-musllinux_1_2_aarch64.whl",
+    ),
+    RealWheel(
+        "orjson==3.10.15",
+        "macosx_15_0_arm64",
+        "3.11",
+        "orjson-3.10.15-cp311-cp311-macosx_10_15_x86_64.macosx_11_0_arm64.macosx_10_15_universal2.whl",
+    ),
+    RealWheel("lxml==5.3.0", "win_amd64", "3.12", "lxml-5.3.0-cp312-cp312-win_amd64.whl"),
+    RealWheel("greenlet==3.1.1", "win_amd64", "3.12", "greenlet-3.1.1-cp312-cp312-win_amd64.whl"),
 ]
 
 # Real wheels that genuinely break a rule. The check is not weakened for them: the exact
@@ -308,6 +491,16 @@ KNOWN_VIOLATIONS: dict[str, list[Problem]] = {
     # libc.musl-x86_64.so.1 that auditwheel's musllinux policy whitelists. auditwheel 6.8.2
     # agrees ("libs_to_eliminate": ["libc.so"], overall tag linux_x86_64); musl's own loader
     # happens to map the reserved name libc.so to itself, which is why it imports on Alpine.
+    # psutil's own build wrote a filename tag (cp27-none) other than its WHEEL Tag line
+    # (cp27-cp27m): `unzip -p … psutil-5.9.8.dist-info/WHEEL` shows "Tag: cp27-cp27m-win_amd64".
+    "psutil-5.9.8-cp27-none-win_amd64.whl": [
+        Problem(
+            TAG_METADATA_MISMATCH,
+            "psutil-5.9.8.dist-info/WHEEL",
+            "filename has cp27-none-win_amd64 not in WHEEL; WHEEL has cp27-cp27m-win_amd64 "
+            "not in the filename",
+        )
+    ],
     "orjson-3.10.15-cp311-cp311-musllinux_1_2_x86_64.whl": [
         Problem(
             EXTERNAL_LIBRARY_NOT_BUNDLED,
@@ -335,7 +528,7 @@ def test_the_real_wheel_set_covers_every_platform_family() -> None:
     def count(pattern: str) -> int:
         return sum(1 for name in names if re.search(pattern, name))
 
-    assert len(names) >= 30
+    assert len(names) >= 80
     assert count(r"manylinux2014_x86_64") >= 5
     assert count(r"manylinux_2_28_x86_64") >= 3
     assert count(r"manylinux2014_aarch64") >= 2
@@ -348,6 +541,11 @@ def test_the_real_wheel_set_covers_every_platform_family() -> None:
     assert count(r"-win32\.whl") >= 3
     assert count(r"-win_amd64\.whl") >= 3
     assert count(r"-win_arm64\.whl") >= 3
+    assert count(r"-abi3-") >= 10
+    assert count(r"-cp31\dt-") >= 9  # free-threaded
+    assert count(r"-cp27-") >= 10
+    assert count(r"-cp34-") >= 3  # VC10's MSVCR100
+    assert count(r"-pp3\d+-") >= 2  # PyPy
     assert set(KNOWN_VIOLATIONS) <= set(names)
 
 

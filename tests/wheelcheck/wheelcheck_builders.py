@@ -12,12 +12,18 @@ import hashlib
 import io
 import re
 import shutil
+import stat
+import struct
 import subprocess
 import zipfile
-from collections.abc import Callable, Iterable
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.tags import parse_tag
+
+from wheelfleet.wheelcheck.budgets import DEFAULT_BUDGETS, Deadline, ParseLimits
 
 # C sources. Extension modules declare the CPython functions they call instead of including
 # Python.h, so no Python headers are needed; the symbols stay undefined, as in a real module.
@@ -56,6 +62,11 @@ __declspec(dllexport) void *PyLong_FromLong(long v) { return 0; }
 __declspec(dllexport) const char *PyUnicode_AsUTF8AndSize(void *o, long *n) { return 0; }
 __declspec(dllexport) void **_PyObject_GetDictPtr(void *o) { return 0; }
 """
+
+
+def limits(name: str = "ext.so") -> ParseLimits:
+    """The default budgets for calling a binary reader directly."""
+    return ParseLimits(DEFAULT_BUDGETS, Deadline(DEFAULT_BUDGETS.seconds), name)
 
 
 class ToolMissing(Exception):
@@ -286,6 +297,68 @@ def record_hash(data: bytes) -> str:
     return f"sha256={digest}"
 
 
+@dataclass
+class RawMember:
+    """A zip entry written byte by byte, so that it can say what zipfile would never write:
+    sizes or a CRC that are not its data's, another name in its local header, a symlink."""
+
+    name: str
+    data: bytes = b""
+    method: int = zipfile.ZIP_DEFLATED
+    compressed: bytes | None = None  # the stored bytes (default: ``data`` deflated)
+    size: int | None = None  # declared uncompressed size (default: len(data))
+    crc: int | None = None  # declared CRC-32 (default: that of ``data``)
+    local_name: str | None = None  # name in the local header (default: ``name``)
+    mode: int = stat.S_IFREG | 0o644
+    record: str | None = None  # RECORD hash (default: sha256 of ``data``; "" = not listed)
+
+    def stored(self) -> bytes:
+        if self.compressed is not None:
+            return self.compressed
+        if self.method == zipfile.ZIP_STORED:
+            return self.data
+        deflate = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+        return deflate.compress(self.data) + deflate.flush()
+
+    def record_row(self) -> list[str] | None:
+        if self.record == "":
+            return None
+        digest = record_hash(self.data) if self.record is None else self.record
+        return [self.name, digest, str(len(self.data) if self.size is None else self.size)]
+
+
+def write_zip(path: Path, members: Sequence[RawMember]) -> None:
+    """A plain (non-zip64) zip archive of ``members``, exactly as they describe themselves."""
+    central = []
+    with open(path, "wb") as out:
+        for member in members:
+            stored = member.stored()
+            crc = zlib.crc32(member.data) if member.crc is None else member.crc
+            size = len(member.data) if member.size is None else member.size
+            name = member.name.encode()
+            local_name = (member.local_name or member.name).encode()
+            offset = out.tell()
+            out.write(struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0x800, member.method, 0,
+                                  0x21, crc, len(stored), size, len(local_name), 0))
+            out.write(local_name)
+            out.write(stored)
+            central.append(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 0x0314, 20, 0x800,
+                                       member.method, 0, 0x21, crc, len(stored), size, len(name),
+                                       0, 0, 0, 0, member.mode << 16, offset) + name)
+        start = out.tell()
+        for entry in central:
+            out.write(entry)
+        size = out.tell() - start
+        count = len(central)
+        if count > 0xFFFF:  # more entries than the end record can count: zip64's records
+            end64 = out.tell()
+            out.write(struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count,
+                                  size, start))
+            out.write(struct.pack("<4sLQL", b"PK\x06\x07", 0, end64, 1))
+            count = 0xFFFF
+        out.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, count, count, size, start, 0))
+
+
 def make_wheel(
     directory: Path,
     tag: str,
@@ -296,30 +369,38 @@ def make_wheel(
     wheel_tags: list[str] | None = None,
     edit_record: RecordEditor | None = None,
     write_record: bool = True,
+    root_is_purelib: bool = False,
+    raw: Sequence[RawMember] = (),
 ) -> Path:
     """Assemble ``{dist}-{version}-{tag}.whl`` holding ``files`` plus a correct dist-info.
 
     ``wheel_tags`` overrides the WHEEL ``Tag:`` lines (default: the filename's tags expanded);
-    ``edit_record`` may rewrite the RECORD rows before they are written.
+    ``edit_record`` may rewrite the RECORD rows before they are written. ``raw`` members are
+    added byte by byte (``write_zip``) after the others, and listed in RECORD as they say.
     """
     dist_info = f"{dist}-{version}.dist-info"
     tag_lines = wheel_tags if wheel_tags is not None else sorted(str(t) for t in parse_tag(tag))
     metadata = f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n".encode()
-    wheel_file = "Wheel-Version: 1.0\nGenerator: wheelfleet-tests\nRoot-Is-Purelib: false\n"
+    wheel_file = "Wheel-Version: 1.0\nGenerator: wheelfleet-tests\n"
+    wheel_file += f"Root-Is-Purelib: {str(root_is_purelib).lower()}\n"
     wheel_file += "".join(f"Tag: {line}\n" for line in tag_lines)
     members = dict(files)
     members[f"{dist_info}/METADATA"] = metadata
     members[f"{dist_info}/WHEEL"] = wheel_file.encode()
     rows = [[name, record_hash(data), str(len(data))] for name, data in members.items()]
+    rows += [row for member in raw if (row := member.record_row()) is not None]
     rows.append([f"{dist_info}/RECORD", "", ""])
     if edit_record is not None:
         rows = edit_record(rows)
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(rows)
-    if write_record:
-        members[f"{dist_info}/RECORD"] = out.getvalue().encode()
+    record = {f"{dist_info}/RECORD": out.getvalue().encode()} if write_record else {}
     path = directory / f"{dist}-{version}-{tag}.whl"
+    if raw:
+        regular = [RawMember(name, data) for name, data in members.items()]
+        write_zip(path, [*regular, *raw, *(RawMember(n, d) for n, d in record.items())])
+        return path
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
+        for name, data in {**members, **record}.items():
             archive.writestr(name, data)
     return path

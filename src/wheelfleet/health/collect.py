@@ -16,8 +16,11 @@ from typing import Any
 from wheelfleet.errors import InputError
 from wheelfleet.facts.containers import ContainerEngine
 from wheelfleet.facts.health import WheelHealthRecords
-from wheelfleet.health.plan import AGENT, PLAN, planned_cells
+from wheelfleet.health.plan import AGENT, PLAN
 from wheelfleet.health.records import checks_from_answer, host_level
+from wheelfleet.platforms import platform
+from wheelfleet.platforms.linux import LinuxSettings
+from wheelfleet.report.schema import Check
 from wheelfleet.report.text import one_line
 from wheelfleet.selection import Selection
 
@@ -69,13 +72,18 @@ def validate_with_wheelcheck(host: Any, record: dict[str, Any]) -> None:
                       output_tail=record["wheelcheck"][-25:])
 
 
-def linux_checks(host: Any, sel: Selection, doc: dict[str, Any]) -> None:
-    """Run the agent on a Linux node and fill ``doc``'s checks and tools."""
-    cells = planned_cells(sel)
-    engine = sel.data.get("container_engine", "podman")
-    timeout = int(sel.data.get("health_timeout", 900))
+def agent_checks(host: Any, sel: Selection, cells: list[dict[str, str]]
+                 ) -> tuple[list[Check], dict[str, str | None]]:
+    """Run the node's health agent over its plan: its records (one per cell) and tool versions.
+
+    Never raises for anything the node does: no agent, a crash, a timeout or output that is not
+    records all become this host's own records saying what happened.
+    """
+    settings = sel.settings
+    assert isinstance(settings, LinuxSettings), "the health agent runs checks in containers"
+    engine = settings.container_engine
     # The agent runs checks in parallel; bound the whole read by the slowest batch.
-    budget = timeout * max(1, len(sel.images) * 4)
+    budget = settings.health_timeout * max(1, len(sel.images) * 4)
     try:
         answer = host.get_fact(WheelHealthRecords, agent=AGENT, plan=PLAN, _timeout=budget)
     except Exception as err:  # noqa: BLE001 - a timeout or lost connection is this host's
@@ -83,53 +91,50 @@ def linux_checks(host: Any, sel: Selection, doc: dict[str, Any]) -> None:
         cause = (f"health agent did not answer within {budget}s" if "timeout" in
                  f"{type(err).__name__} {text}".lower() else
                  f"reading the health agent's answer failed: {type(err).__name__}: {text}")
-        doc["checks"] = host_level(cells, host.name, cause=cause)
-        return
+        return host_level(cells, host.name, cause=cause), {}
     if answer is None:
         # pyinfra logs a fact command that timed out or lost its connection, fails the host
         # and hands back the fact's default: no answer at all.
-        doc["checks"] = host_level(cells, host.name, cause="the health agent gave no answer: "
-                                   f"it timed out (limit {budget}s) or the connection failed")
-        return
+        return host_level(cells, host.name, cause="the health agent gave no answer: it timed "
+                          f"out (limit {budget}s) or the connection failed"), {}
     if not isinstance(answer, dict):
         answer = {"state": "garbled", "output_tail": [repr(answer)[:200]]}
     for raw in answer.get("records") or []:
         if isinstance(raw, dict):
             validate_with_wheelcheck(host, raw)
-    doc["checks"] = checks_from_answer(answer, cells, host.name)
+    checks = checks_from_answer(answer, cells, host.name)
+    tools: dict[str, str | None] = {}
     try:
         found = host.get_fact(ContainerEngine, engine=engine)
     except Exception:  # noqa: BLE001 - tool versions are decoration, never a reason to fail
         found = None
     if found:
-        doc["tools"][found["engine"]] = found["version"]
-    for record in doc["checks"]:
+        tools[found["engine"]] = found["version"]
+    for record in checks:
         for key in ("auditwheel", "patchelf", "gcc"):
             value = record["versions"].get(key)
             if value:
-                doc["tools"].setdefault(f"{key} ({record['image']})", value)
+                tools.setdefault(f"{key} ({record['image']})", value)
+    return checks, tools
 
 
 def collect_for_current_host(host: Any, selection: Selection | InputError) -> dict[str, Any]:
     """Run the check on ``host`` (inside a pyinfra deploy) and write ``<out>/<host>.json``.
 
-    The document's checks are schema-valid ``Check`` records, one per planned cell.
+    The document's checks are schema-valid ``Check`` records, one per planned cell; how they
+    are gathered is the host's platform's business (``wheelfleet.platforms``).
     """
     doc: dict[str, Any] = {"host": host.name, "platform": None, "checks": [], "tools": {},
                            "error": None}
     if isinstance(selection, InputError):
         doc["error"] = f"invalid selection: {selection}"
-    elif selection.platform != "linux":
-        doc["platform"] = selection.platform
-        doc["checks"] = host_level(planned_cells(selection), host.name, status="not-run",
-                                   cause=f"{selection.platform} health checks are not yet "
-                                   "supported by wheelfleet")
     else:
-        doc["platform"] = "linux"
+        plat = platform(selection.platform)
+        doc["platform"] = plat.name
         try:
-            linux_checks(host, selection, doc)
+            doc["checks"], doc["tools"] = plat.collect(host, selection)
         except Exception as err:  # noqa: BLE001 - a bug here must not cost the other hosts
-            doc["checks"] = host_level(planned_cells(selection), host.name,
+            doc["checks"] = host_level(plat.planned_cells(selection), host.name,
                                        cause="collecting the health records failed on the "
                                        f"controller: {type(err).__name__}: {err}")
     path = out_dir() / f"{host.name}.json"

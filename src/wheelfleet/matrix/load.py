@@ -41,8 +41,8 @@ MAC_KEYS = ["source", "abi_tag", "arches", "min_macos", "universal2", "pkg_versi
 MAC_SOURCES = ["pkg", "pkg_freethreaded", "pyenv_ucs4"]
 WIN_KEYS = ["compiler", "abi_tag", "arches"]
 WIN_SOURCES = ["nuget", "msi"]
-COMPILER_KEYS = ["msc_ver", "runtime", "toolsets", "provided_by", "install", "components",
-                 "detect", "caveats"]
+COMPILER_KEYS = ["msc_ver", "runtime", "runtime_dlls", "toolsets", "provided_by", "install",
+                 "components", "detect", "caveats"]
 SCHEMA_VERSION = 1
 
 
@@ -136,6 +136,8 @@ def build_matrix(data: Any, name: str, files: list[str]) -> Matrix:
     platforms = top.child("platforms")
     platforms.require_mapping(list(PLATFORMS))
     platform_arches = {p: platforms.child(p).str_map("arches") for p in PLATFORMS}
+    vc_runtime_dlls = dll_patterns(platforms.child("windows"), "vc_runtime_dlls")
+    macos_arm64_floor = macos_version(top.child("macos"), "arm64_min_version")
 
     eol = top.child("eol_policies")
     eol.require_mapping()
@@ -188,6 +190,7 @@ def build_matrix(data: Any, name: str, files: list[str]) -> Matrix:
                   tools=tools, windows_compilers=compilers,
                   windows_sources=dict(top.child("windows_sources").data or {}),
                   macos=dict(top.child("macos").data or {}), platform_arches=platform_arches,
+                  windows_vc_runtime_dlls=vc_runtime_dlls, macos_arm64_floor=macos_arm64_floor,
                   eol_policies=eol_policies, files=files)
 
 
@@ -213,7 +216,27 @@ def read_compiler(r: Reader, cid: str) -> WindowsCompiler:
         id=cid, msc_ver=r.integer("msc_ver"), runtime=r.string("runtime"),
         toolsets=tuple(r.str_list("toolsets")), provided_by=r.string("provided_by"),
         install=dict(install.data), components=components,
-        caveats=tuple(r.str_list("caveats", optional=True)))
+        caveats=tuple(r.str_list("caveats", optional=True)),
+        runtime_dlls=dll_patterns(r, "runtime_dlls"))
+
+
+def dll_patterns(r: Reader, key: str) -> tuple[str, ...]:
+    """A list of lower-case DLL names or fnmatch patterns (``api-ms-win-crt-*.dll``)."""
+    patterns = r.str_list(key)
+    for i, pattern in enumerate(patterns):
+        if pattern != pattern.lower() or not pattern.endswith(".dll"):
+            raise r.child(key).fail(i, "expected a lower-case DLL name or pattern ending in "
+                                    f".dll, got {pattern!r}")
+    return tuple(patterns)
+
+
+def macos_version(r: Reader, key: str) -> tuple[int, int]:
+    """A quoted macOS version ``"MAJOR.MINOR"`` as a tuple."""
+    value = r.raw(key)
+    major, _, minor = str(value).partition(".")
+    if not isinstance(value, str) or not (major.isdigit() and minor.isdigit()):
+        raise r.fail(key, f"expected a macOS version like '11.0' (quoted), got {value!r}")
+    return int(major), int(minor)
 
 
 def read_python(r: Reader, pid: str, compilers: dict[str, WindowsCompiler],

@@ -29,6 +29,8 @@ class WindowsCompiler:
     install: dict[str, object]
     components: dict[str, tuple[str, ...]]
     caveats: tuple[str, ...]
+    # DLL names (fnmatch patterns, lower case) of the C/C++ runtime this family's modules import
+    runtime_dlls: tuple[str, ...] = ()
 
     def components_for(self, arch: str) -> tuple[str, ...]:
         return self.components.get("all", ()) + self.components.get(arch, ())
@@ -131,12 +133,25 @@ class Matrix:
     macos: dict[str, object]
     platform_arches: dict[str, dict[str, str]]
     eol_policies: dict[str, date]
+    # Every Visual C++ runtime DLL name pattern (platforms.windows.vc_runtime_dlls)
+    windows_vc_runtime_dlls: tuple[str, ...]
+    # The oldest macOS any arm64 Mac runs (macos.arm64_min_version), as (major, minor)
+    macos_arm64_floor: tuple[int, int]
     canary_build_requirements: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
 
     def images_for(self, policy: str, arch: str | None = None) -> list[Image]:
         return [i for i in self.images if i.policy == policy and (arch is None or i.arch == arch)]
 
+    def tool_pins(self, platform: str) -> dict[str, str]:
+        """Name -> pinned version of the repair/build tools the matrix pins for ``platform``."""
+        return {t.name: t.version for t in self.tools.values() if t.platform == platform}
+
     @property
     def policies(self) -> list[str]:
         return sorted({i.policy for i in self.images})
+
+    @property
+    def windows_tag_arches(self) -> dict[str, str]:
+        """Wheel platform tag -> Windows arch name (``win_amd64`` -> ``x64``)."""
+        return {tag: arch for arch, tag in self.platform_arches["windows"].items()}

@@ -154,8 +154,7 @@ def _linux(matrix: Matrix, py: Python, arch: str | None) -> dict[str, Any]:
         caveats.append(f"no pinned image carries Python {py.id}: add one to the fleet's "
                        "matrix overlay or build on a host interpreter")
     return {"abi_tags": list(py.linux.abi_tags), "images": images, "caveats": caveats,
-            "repair_tools": {t.name: t.version for t in matrix.tools.values()
-                             if t.platform == "linux"}}
+            "repair_tools": matrix.tool_pins("linux")}
 
 
 def _interp(py: Python) -> str:

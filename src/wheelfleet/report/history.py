@@ -7,10 +7,13 @@ does not load is skipped with a logged warning.
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from .schema import Report, load_report, parse_timestamp
+from .schema import Report, normalize_report, parse_timestamp, validate_report
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +32,44 @@ def find_history(
     hand-copied directory still lands in the right place.
     """
     root = Path(reports_root)
-    if not root.is_dir():
+    if not root.is_dir() or limit <= 0:
         return []
     excluded = Path(exclude_dir).resolve() if exclude_dir is not None else None
-    reports: list[Report] = []
+    # Parse every candidate (cheap) to order it by its own timestamp, then validate and
+    # normalise only as many as are shown: a year of nightly reports must not be validated
+    # to draw fourteen bars.
+    dated: list[tuple[datetime, Path, Any]] = []
     for path in sorted(root.glob("*/report.json")):
         if excluded is not None and path.parent.resolve() == excluded:
             continue
         try:
-            reports.append(load_report(path))
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as err:
+            log.warning("skipping unreadable report: %s: cannot read: %s", path, err)
+            continue
+        except json.JSONDecodeError as err:
+            log.warning("skipping unreadable report: %s: not valid JSON: %s", path, err)
+            continue
+        try:
+            when = parse_timestamp(data["generated_at"])
+        except (ValueError, TypeError, KeyError, AttributeError):
+            # Say what is wrong the way the schema says it (a future schema is named first).
+            try:
+                validate_report(data)
+                why = "no valid generated_at"
+            except ValueError as err:
+                why = str(err)
+            log.warning("skipping unreadable report: %s: %s", path, why)
+            continue
+        dated.append((when, path, data))
+    dated.sort(key=lambda item: item[0], reverse=True)
+    reports: list[Report] = []
+    for _, path, data in dated:
+        try:
+            reports.append(normalize_report(data))
         except ValueError as err:
-            log.warning("skipping unreadable report: %s", err)
-    reports.sort(key=lambda report: parse_timestamp(report["generated_at"]), reverse=True)
-    return reports[: max(limit, 0)]
+            log.warning("skipping unreadable report: %s: %s", path, err)
+            continue
+        if len(reports) == limit:
+            break
+    return reports

@@ -1,9 +1,10 @@
-"""The nightly report as one self-contained HTML page (see :mod:`.page` for the markup)."""
+"""The nightly report as one self-contained HTML page (markup: templates/report.html.j2)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,6 @@ import jinja2
 from . import view
 from .files import atomic_write
 from .history import DEFAULT_HISTORY_LIMIT
-from .page import TEMPLATE
 from .schema import Report, check_counts, normalize_report
 from .text import check_name, clean_line
 
@@ -29,7 +29,8 @@ def _template() -> jinja2.Template:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    return env.from_string(TEMPLATE)
+    source = resources.files("wheelfleet").joinpath("templates/report.html.j2")
+    return env.from_string(source.read_text(encoding="utf-8"))
 
 
 def _not_run(report: Report) -> list[tuple[str, str, str]]:
@@ -44,6 +45,7 @@ def _not_run(report: Report) -> list[tuple[str, str, str]]:
 
 def _trend(report: Report, history: Sequence[Mapping[str, Any]]) -> list[view.NightCounts]:
     previous = [normalize_report(night) for night in history[:DEFAULT_HISTORY_LIMIT]]
+    # (find_history hands over normalised reports: normalize_report returns them as they are)
     nights = [view.night_counts(report, current=True)]
     nights += [view.night_counts(night, current=False) for night in previous]
     view.add_bars(nights, _BAR_WIDTH)

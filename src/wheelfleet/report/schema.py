@@ -397,11 +397,19 @@ def _encodable(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
+class _Normalized(dict):  # type: ignore[type-arg]
+    """A report :func:`normalize_report` already validated and filled: not done twice."""
+
+
 def normalize_report(data: Any) -> Report:
     """Validate *data* and return a deep copy with every optional field filled in.
 
     Renderers only ever see this form, so they can index fields instead of guessing defaults.
+    A report that is already normalised is returned as it is: report.json, JUnit, HTML and the
+    summary all take the one normalised copy that verify made.
     """
+    if isinstance(data, _Normalized):
+        return cast(Report, data)
     validate_report(data)
     report = _encodable(data)
     _fill(report, _REPORT_FIELDS)
@@ -410,7 +418,7 @@ def normalize_report(data: Any) -> Report:
         _fill(host["drift"], _DRIFT_FIELDS)
         for check in host["checks"]:
             _fill(check, _CHECK_FIELDS)
-    return cast(Report, report)
+    return cast(Report, _Normalized(report))
 
 
 def load_report(path: str | Path) -> Report:

@@ -5,6 +5,16 @@ of ``deploys/fleet.py`` (pending changes = drift) and ``deploys/health.py`` (eve
 repairs and imports the canary) — and assembles one ``wheelfleet.report/1`` report from both.
 ``onboard`` takes one host from bare to verified, refusing before any change when the host's
 real platform does not match its inventory group.
+
+The programmatic entry points (what ``wheelfleet demo`` and other tools import):
+
+``run_verify(inventory, *, limit=None, out=None, reports_root="reports", echo=print,
+timeout=7200) -> (exit status, report dict, {"json", "junit", "html": Path})``, here, and
+``onboard.onboard(inventory, host, *, out=None, reports_root="reports", timeout=3600,
+echo=print)`` with the same return shape, in the submodule of its name (``from
+wheelfleet.verify import onboard``).  Both raise :class:`wheelfleet.errors.InputError` for a
+bad inventory before anything connects; ``onboard`` also raises ``Refused`` (wrong platform)
+and ``ProbeError`` (host unreachable) before anything on the host changes.
 """
 
 from wheelfleet.verify.run import run_verify

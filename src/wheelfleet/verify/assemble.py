@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wheelfleet import __version__
-from wheelfleet.health.plan import planned_cells
 from wheelfleet.health.records import host_level
+from wheelfleet.platforms import platform
 from wheelfleet.pyinfra_run import RunResult
 from wheelfleet.report import SCHEMA_ID, compute_verdict, derive_host_status
 from wheelfleet.report.schema import Check, validate_host
@@ -41,8 +41,7 @@ def utc_now() -> str:
 
 def drift_of(sel: Selection, dry: Outcome) -> dict[str, Any]:
     """The host's drift: pending changes from the dry run, or why they are not known."""
-    if sel.platform != "linux":
-        # deploys/fleet.py has no roles off Linux: its only "change" would be the refusal.
+    if not platform(sel.platform).drift_applies:
         return {"checked": False}
     if dry.failure:
         return {"checked": False, "error": one_line(dry.failure)}
@@ -62,6 +61,10 @@ def drift_of(sel: Selection, dry: Outcome) -> dict[str, Any]:
 def unreachable_error(host: str, health: Outcome, dry: Outcome) -> str | None:
     """The connection error pyinfra logged for ``host`` (health run first), if any."""
     return connection_errors(health.log).get(host) or connection_errors(dry.log).get(host)
+
+
+def planned_cells(sel: Selection) -> list[dict[str, str]]:
+    return platform(sel.platform).planned_cells(sel)
 
 
 def not_run(sel: Selection, reason: str) -> list[Check]:

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-
-from wheelfleet.errors import InputError
-from wheelfleet.verify.args import INCOMPLETE, USAGE_ERROR, Parser, UsageError
+from collections.abc import Sequence
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="wheelfleet verify", description=__doc__,
-                    formatter_class=argparse.RawDescriptionHelpFormatter)
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("inventory", help="pyinfra inventory file of the fleet")
     parser.add_argument("--limit", action="append", metavar="HOST",
                         help="only this host (repeatable)")
@@ -26,32 +24,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where nightly report directories go (default: reports)")
     parser.add_argument("--timeout", type=int, default=7200, metavar="SECONDS",
                         help="limit for each of the two pyinfra runs (default: 7200)")
-    return parser
 
 
-def main(argv: list[str]) -> int:
-    """Run ``wheelfleet verify`` with ``argv`` (without the subcommand); return the exit status."""
+def execute(args: argparse.Namespace) -> int:
     from wheelfleet.verify.run import run_verify
 
-    try:
-        args = build_parser().parse_args(argv)
-        code, _report, _paths = run_verify(args.inventory, limit=args.limit, out=args.out,
-                                           reports_root=args.reports_root,
-                                           timeout=args.timeout, echo=_echo)
-        return code
-    except UsageError as err:
-        print(f"wheelfleet: {err}", file=sys.stderr)
-        return USAGE_ERROR
-    except InputError as err:
-        print(f"wheelfleet: {err}", file=sys.stderr)
-        return USAGE_ERROR
-    except (OSError, ValueError) as err:
-        # Report directory not writable, or a record the schema rejects: one line, not a trace,
-        # and a status of its own so a scheduler can tell "fleet failed" from "run failed".
-        print(f"wheelfleet: verify: {err}", file=sys.stderr)
-        return INCOMPLETE
-    except KeyboardInterrupt:
-        return 130
+    code, _report, _paths = run_verify(args.inventory, limit=args.limit, out=args.out,
+                                       reports_root=args.reports_root, timeout=args.timeout,
+                                       echo=_echo)
+    return code
 
 
 def _echo(line: str) -> None:
@@ -59,5 +40,12 @@ def _echo(line: str) -> None:
     print(line, flush=True)
 
 
+def main(argv: Sequence[str] | None = None) -> int:
+    """``wheelfleet verify ARGV...`` (argv without the subcommand); return the exit status."""
+    from wheelfleet.cli import run_as
+
+    return run_as("verify", argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

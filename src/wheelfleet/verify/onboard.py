@@ -17,33 +17,42 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from wheelfleet.errors import InputError
+from wheelfleet.errors import USAGE, WheelfleetError
 from wheelfleet.fleetfile import load_fleet
 from wheelfleet.pyinfra_run import RunResult, repo_file, run_deploy
-from wheelfleet.verify.args import INCOMPLETE, USAGE_ERROR, Parser, UsageError
+from wheelfleet.report import Report
 from wheelfleet.verify.logscan import last_line, progress_lines
-from wheelfleet.verify.probe import ProbeError, probe_host
+from wheelfleet.verify.probe import probe_host
 from wheelfleet.verify.progress import Echo
 from wheelfleet.verify.run import HEARTBEAT_S, run_verify
 
 
-class Refused(Exception):
-    """Onboarding stopped before changing the host; str is the one line to print."""
+class Refused(WheelfleetError):
+    """Onboarding stopped before changing the host (bad input); str is the one line to print."""
+
+    status = USAGE
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="wheelfleet onboard", description=__doc__,
-                    formatter_class=argparse.RawDescriptionHelpFormatter)
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("inventory", help="pyinfra inventory file that lists the host")
     parser.add_argument("host", help="the host's name in the inventory")
     parser.add_argument("--out", metavar="DIR", help="write the verify report here")
     parser.add_argument("--reports-root", default="reports", metavar="DIR")
     parser.add_argument("--timeout", type=int, default=3600, metavar="SECONDS",
                         help="limit for the converge and for each verify run (default: 3600)")
-    return parser
+
+
+def execute(args: argparse.Namespace) -> int:
+    code, _report, _paths = onboard(args.inventory, args.host, out=args.out,
+                                    reports_root=args.reports_root, timeout=args.timeout,
+                                    echo=lambda line: print(line, flush=True))
+    return code
 
 
 def check_platform(inventory: str | Path, host: str, expected: str) -> str:
@@ -101,7 +110,7 @@ def converge_problem(result: RunResult | str, host: str) -> str | None:
 
 def onboard(inventory: str | Path, host: str, *, out: str | Path | None = None,
             reports_root: str | Path = "reports", timeout: int = 3600,
-            echo: Echo = print) -> tuple[int, dict[str, Any], dict[str, Path]]:
+            echo: Echo = print) -> tuple[int, Report, dict[str, Path]]:
     """Check, converge and verify ``host``: ``(exit status, report, report paths)``.
 
     Raises InputError / Refused / ProbeError before anything on the host changed.
@@ -125,26 +134,12 @@ def onboard(inventory: str | Path, host: str, *, out: str | Path | None = None,
     return 1, report, paths
 
 
-def main(argv: list[str]) -> int:
-    """Run ``wheelfleet onboard`` with ``argv`` (without the subcommand); return the exit status."""
-    try:
-        args = build_parser().parse_args(argv)
-        code, _report, _paths = onboard(args.inventory, args.host, out=args.out,
-                                        reports_root=args.reports_root, timeout=args.timeout,
-                                        echo=lambda line: print(line, flush=True))
-        return code
-    except (UsageError, InputError, Refused) as err:
-        print(f"wheelfleet: {err}", file=sys.stderr)
-        return USAGE_ERROR
-    except ProbeError as err:
-        print(f"wheelfleet: onboard: {err}", file=sys.stderr)
-        return 1
-    except (OSError, ValueError) as err:
-        print(f"wheelfleet: onboard: {err}", file=sys.stderr)
-        return INCOMPLETE
-    except KeyboardInterrupt:
-        return 130
+def main(argv: Sequence[str] | None = None) -> int:
+    """``wheelfleet onboard ARGV...`` (argv without the subcommand); return the exit status."""
+    from wheelfleet.cli import run_as
+
+    return run_as("onboard", argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -11,12 +11,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from wheelfleet.platforms import platform_of_kernel as platform_of
 from wheelfleet.pyinfra_run import pyinfra_executable
 from wheelfleet.verify.logscan import connection_errors, host_errors, last_line
-
-# uname -s -> the inventory's platform group.  Windows has no uname: see platform_of().
-KERNELS = {"Linux": "linux", "Darwin": "macos"}
-_WINDOWS_UNAMES = ("CYGWIN", "MINGW", "MSYS", "Windows")
 
 
 class ProbeError(Exception):
@@ -28,15 +25,6 @@ class Probe:
     host: str
     kernel: str | None  # uname -s as the host answered it, None when it could not run
     platform: str | None  # linux / macos / windows, None when unknown
-
-
-def platform_of(kernel: str | None) -> str | None:
-    """``Linux`` -> linux, ``Darwin`` -> macos, MSYS/Cygwin/Windows unames -> windows."""
-    if not kernel:
-        return None
-    if kernel in KERNELS:
-        return KERNELS[kernel]
-    return "windows" if kernel.startswith(_WINDOWS_UNAMES) else None
 
 
 def parse_probe(host: str, stdout: str, stderr: str, returncode: int) -> Probe:

@@ -12,22 +12,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from wheelfleet.health.plan import planned_cells
+from wheelfleet.platforms import platform
 from wheelfleet.selection import Selection
 
 Echo = Callable[[str], Any]
 
 
 def plan_lines(sel: Selection) -> list[str]:
-    """One line per image (Linux) or per arch (elsewhere): which Pythons will be checked."""
+    """One line per group of checks (Linux: per image): which Pythons will be checked."""
+    plat = platform(sel.platform)
     by_image: dict[str, list[str]] = {}
-    for cell in planned_cells(sel):
+    for cell in plat.planned_cells(sel):
         label = f"{cell['python']}" + (" (abi3)" if cell["variant"] == "abi3" else "")
-        key = cell["image"] if sel.platform == "linux" else f"{sel.platform} {cell['arch']}"
-        by_image.setdefault(key, []).append(label)
+        by_image.setdefault(plat.plan_group(cell), []).append(label)
     if not by_image:
         return [f"{sel.host} [{sel.platform}]: nothing selected to check"]
-    suffix = "" if sel.platform == "linux" else " (not yet supported: will be not-run)"
+    suffix = "" if plat.supported else " (not yet supported: will be not-run)"
     return [f"{sel.host} [{sel.platform}]: {image}: {', '.join(pys)}{suffix}"
             for image, pys in by_image.items()]
 

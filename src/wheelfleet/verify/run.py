@@ -18,7 +18,7 @@ from typing import Any
 from wheelfleet.fleetfile import load_fleet
 from wheelfleet.health.collect import OUT_ENV
 from wheelfleet.pyinfra_run import repo_file, run_deploy
-from wheelfleet.report import run_stamp, summary_table, write_reports
+from wheelfleet.report import Report, normalize_report, run_stamp, summary_table, write_reports
 from wheelfleet.selection import Selection
 from wheelfleet.verify.assemble import Outcome, build_report, exit_status, host_result, utc_now
 from wheelfleet.verify.logscan import progress_lines
@@ -86,8 +86,7 @@ def _watch(sels: Sequence[Selection], dry_f: Future[Outcome], health_f: Future[O
 
 def run_verify(inventory: str | Path, *, limit: list[str] | None = None,
                out: str | Path | None = None, reports_root: str | Path = "reports",
-               echo: Echo = print, timeout: int = 7200) -> tuple[int, dict[str, Any],
-                                                                 dict[str, Path]]:
+               echo: Echo = print, timeout: int = 7200) -> tuple[int, Report, dict[str, Path]]:
     """Verify a fleet: ``(exit status, report dict, {"json", "junit", "html": Path})``.
 
     Raises ``InputError`` (one line) for a bad inventory before anything connects.  Reports go
@@ -120,7 +119,9 @@ def run_verify(inventory: str | Path, *, limit: list[str] | None = None,
             _watch(sels, dry_f, health_f, watcher, echo, started)
             dry, health, docs = dry_f.result(), health_f.result(), dict(watcher.seen)
     hosts = [host_result(sel, docs.get(sel.host), health, dry) for sel in sels]
-    report = build_report(str(inventory), generated_at, hosts, time.monotonic() - started)
+    # Normalised once: report.json, JUnit, HTML and the summary all take this one copy.
+    report = normalize_report(build_report(str(inventory), generated_at, hosts,
+                                           time.monotonic() - started))
     out_dir = Path(out) if out else Path(reports_root) / run_stamp(generated_at)
     paths = write_reports(report, out_dir, reports_root=None if out else reports_root)
     echo("")

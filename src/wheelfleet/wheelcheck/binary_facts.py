@@ -23,13 +23,21 @@ class ElfFacts:
     version_needs: list[tuple[str, str]] = field(default_factory=list)
     # None: no PT_GNU_STACK header at all; else whether it asks for an executable stack
     gnu_stack_executable: bool | None = None
-    # Undefined dynamic symbols; only collected when asked for (abi3 wheels) as it costs time.
+    # Undefined dynamic symbols; only collected when asked for (abi3 and 2.7 wheels) as it
+    # costs time.
     imported_symbols: list[str] = field(default_factory=list)
+    interpreter: str | None = None  # PT_INTERP: the program loader an executable names
 
     @property
     def is_loadable(self) -> bool:
         """Shared objects and executables; relocatable objects and core files are not."""
         return self.elf_type in ("ET_DYN", "ET_EXEC")
+
+    @property
+    def is_library(self) -> bool:
+        """A shared library or extension module (a PIE executable is ET_DYN too, but names
+        a program loader and no soname)."""
+        return self.elf_type == "ET_DYN" and (self.interpreter is None or self.soname is not None)
 
 
 @dataclass
@@ -61,12 +69,18 @@ class MachOFacts:
     def archs(self) -> list[str]:
         return [s.arch for s in self.slices]
 
+    @property
+    def is_library(self) -> bool:
+        """A dylib or a bundle (what Python extension modules are linked as)."""
+        return any(s.filetype in ("dylib", "bundle") for s in self.slices)
+
 
 @dataclass
 class PEFacts:
     """What one PE file declares about itself."""
 
-    arch: str  # x86, x86_64, arm64, ... (or machine-0x1234 when unknown)
+    arch: str  # the matrix's Windows arch names: x86, x64, arm64 (or arm, ia64, machine-0x1234)
+    is_dll: bool = False  # IMAGE_FILE_DLL: a DLL or .pyd, not an .exe
     # Pure .NET (IL-only, not 32-bit-required) images run on any architecture.
     architecture_neutral: bool = False
     # DLL name -> names of the functions imported from it (by-ordinal imports have no name)

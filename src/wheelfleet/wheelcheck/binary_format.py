@@ -11,24 +11,22 @@ import struct
 ELF = "ELF"
 MACHO = "Mach-O"
 PE = "PE"
+# An ``MZ`` file: a PE file if its DOS header points at a PE signature, which may lie beyond
+# the first bytes, so it is confirmed once the whole member is at hand.
+MZ = "MZ"
 
 _ELF_MAGIC = b"\x7fELF"
 _MACHO_THIN_MAGICS = {0xFEEDFACE, 0xFEEDFACF, 0xCEFAEDFE, 0xCFFAEDFE}
 _MACHO_FAT_MAGICS = {0xCAFEBABE, 0xCAFEBABF}
 # Java class files share 0xCAFEBABE; there the next word is a class-file version (>= 45),
 # whereas a fat Mach-O has a handful of slices.
-_MAX_FAT_SLICES = 20
+MAX_FAT_SLICES = 20
 
-# Enough bytes to tell every format apart, including the PE signature offset at 0x3C.
-SNIFF_SIZE = 64
+SNIFF_SIZE = 8
 
 
-def sniff(head: bytes, data: bytes | None = None) -> str | None:
-    """The format of a file from its first bytes, or None if it is not an executable format.
-
-    ``data`` (the whole file) is only needed for PE, whose real signature sits at an offset
-    given in the DOS header.
-    """
+def sniff(head: bytes) -> str | None:
+    """The format a file's first ``SNIFF_SIZE`` bytes announce, or None."""
     if head.startswith(_ELF_MAGIC):
         return ELF
     if len(head) >= 8:
@@ -37,10 +35,8 @@ def sniff(head: bytes, data: bytes | None = None) -> str | None:
             return MACHO
         if magic in _MACHO_FAT_MAGICS:
             (count,) = struct.unpack(">I", head[4:8])
-            if 0 < count <= _MAX_FAT_SLICES:
+            if 0 < count <= MAX_FAT_SLICES:
                 return MACHO
-    if head.startswith(b"MZ") and data is not None and len(data) >= 0x40:
-        (pe_offset,) = struct.unpack("<I", data[0x3C:0x40])
-        if data[pe_offset : pe_offset + 4] == b"PE\0\0":
-            return PE
+    if head.startswith(b"MZ"):
+        return MZ
     return None

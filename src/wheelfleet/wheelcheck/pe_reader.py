@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import mmap
+import struct
+
 import pefile
 
 from .binary_facts import PEFacts
+from .budgets import ParseLimits
 
-# IMAGE_FILE_MACHINE_* -> the architecture spelling used for Windows tags in platform_claims.
+# IMAGE_FILE_MACHINE_* -> the toolchain matrix's Windows arch names (platforms.windows.arches
+# maps those to wheel tags); machines no CPython runs on keep a descriptive name.
 _MACHINE_ARCH = {
     0x014C: "x86",
-    0x8664: "x86_64",
+    0x8664: "x64",
     0xAA64: "arm64",
     0x01C4: "arm",
     0x0200: "ia64",
 }
+_IMAGE_FILE_DLL = 0x2000
 _COMIMAGE_FLAGS_ILONLY = 0x1
 _COMIMAGE_FLAGS_32BITREQUIRED = 0x2
 
@@ -24,28 +30,47 @@ _DIRECTORIES = [
 ]
 
 
-def read_pe(data: bytes) -> PEFacts:
-    """Parse an in-memory PE image; raises pefile.PEFormatError on a malformed one."""
+def is_pe(data: bytes | mmap.mmap) -> bool:
+    """An MZ file whose DOS header points at a ``PE\\0\\0`` signature."""
+    if len(data) < 0x40 or data[:2] != b"MZ":
+        return False
+    (pe_offset,) = struct.unpack("<I", data[0x3C:0x40])
+    return data[pe_offset : pe_offset + 4] == b"PE\0\0"
+
+
+def read_pe(data: bytes | mmap.mmap, limits: ParseLimits) -> PEFacts:
+    """Parse a PE image; raises pefile.PEFormatError on a malformed one and
+    ``BudgetExceeded`` when it has more sections or imports than the budgets allow."""
+    (pe_offset,) = struct.unpack("<I", data[0x3C:0x40])
+    (sections,) = struct.unpack("<H", data[pe_offset + 6 : pe_offset + 8])
+    limits.at_most("PE sections", sections, limits.budgets.sections)
     pe = pefile.PE(data=data, fast_load=True)
     try:
+        limits.deadline.check(limits.file)
         pe.parse_data_directories(directories=_DIRECTORIES)
         machine = int(pe.FILE_HEADER.Machine)
-        facts = PEFacts(arch=_MACHINE_ARCH.get(machine, f"machine-{machine:#06x}"))
+        facts = PEFacts(
+            arch=_MACHINE_ARCH.get(machine, f"machine-{machine:#06x}"),
+            is_dll=bool(int(pe.FILE_HEADER.Characteristics) & _IMAGE_FILE_DLL),
+        )
         com = getattr(pe, "DIRECTORY_ENTRY_COM_DESCRIPTOR", None)
         if com is not None:
             flags = int(com.struct.Flags)
             facts.architecture_neutral = bool(
                 flags & _COMIMAGE_FLAGS_ILONLY and not flags & _COMIMAGE_FLAGS_32BITREQUIRED
             )
-        facts.imports = _import_table(getattr(pe, "DIRECTORY_ENTRY_IMPORT", []))
-        facts.delay_imports = _import_table(getattr(pe, "DIRECTORY_ENTRY_DELAY_IMPORT", []))
+        facts.imports = _import_table(getattr(pe, "DIRECTORY_ENTRY_IMPORT", []), limits)
+        facts.delay_imports = _import_table(getattr(pe, "DIRECTORY_ENTRY_DELAY_IMPORT", []),
+                                            limits)
         return facts
     finally:
         pe.close()
 
 
-def _import_table(entries: list[pefile.ImportDescData]) -> dict[str, list[str]]:
+def _import_table(entries: list[pefile.ImportDescData],
+                  limits: ParseLimits) -> dict[str, list[str]]:
     table: dict[str, list[str]] = {}
+    count = 0
     for entry in entries:
         dll = entry.dll.decode("ascii", errors="replace")
         names = table.setdefault(dll, [])
@@ -54,4 +79,6 @@ def _import_table(entries: list[pefile.ImportDescData]) -> dict[str, list[str]]:
             for imported in entry.imports
             if imported.name
         )
+        count += 1 + len(entry.imports)
+        limits.at_most("PE imports", count, limits.budgets.imports)
     return table

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 
 from packaging.tags import Tag
 
+from . import matrix_facts
 from .linux_policy import LinuxPolicy, policy_for_platform_tag
+from .python_tags import InterpreterClaim, interpreter_claims
 
 # The OS families a binary format belongs to; a binary is judged against its own family's tags.
 LINUX = "linux"
@@ -33,18 +35,6 @@ MACOS_MULTI_ARCH_FORMATS: dict[str, frozenset[str]] = {
     "universal": frozenset({"x86_64", "i386", "ppc64", "ppc"}),
 }
 
-# Apple silicon never ran a macOS older than 11.0, so arm64 code built for 11.0 is fine in a
-# wheel tagged for an older macOS (e.g. macosx_10_9_universal2).
-ARM64_MACOS_FLOOR = (11, 0)
-
-WINDOWS_TAG_ARCH = {
-    "win32": "x86",
-    "win_amd64": "x86_64",
-    "win_arm64": "arm64",
-    "win_arm32": "arm",
-    "win_ia64": "ia64",
-}
-
 _MACOS_TAG = re.compile(r"^macosx_(?P<major>\d+)_(?P<minor>\d+)_(?P<arch>.+)$")
 _LINUX_TAG = re.compile(r"^(?:many|musl)?linux(?:1|2010|2014|_\d+_\d+)?_(?P<arch>.+)$")
 _ABI3_INTERPRETER = re.compile(r"^cp(?P<major>\d)(?P<minor>\d+)$")
@@ -61,14 +51,29 @@ class PlatformClaims:
     linux_policies: dict[str, list[LinuxPolicy]] = field(default_factory=dict)
     # arch -> the oldest macOS the wheel claims to load on for that arch (arm64 floor applied).
     macos_min_version: dict[str, tuple[int, int]] = field(default_factory=dict)
-    windows_archs: set[str] = field(default_factory=set)
+    windows_archs: set[str] = field(default_factory=set)  # the matrix's names: x86, x64, arm64
     unknown_platforms: set[str] = field(default_factory=set)
     abi3_version: tuple[int, int] | None = None
+    # What the interpreter/ABI parts of the tags promise (cp311-cp311, cp39-abi3, ...).
+    interpreters: frozenset[InterpreterClaim] = frozenset()
 
     @property
     def is_pure(self) -> bool:
         """True for ``*-none-any``-style wheels: no platform, so no binary checks."""
         return self.platform_tags == {"any"}
+
+    @property
+    def interpreter_tags(self) -> str:
+        """The interpreter-ABI pairs of the tags, for messages: ``cp313-cp313t``."""
+        return ", ".join(sorted(f"{c.interpreter}-{c.abi}" for c in self.interpreters))
+
+    @property
+    def wants_imported_symbols(self) -> bool:
+        """abi3 wheels (limited API) and CPython 2 wheels (narrow/wide unicode) are judged by
+        the symbols their binaries import, which costs time to collect for other wheels."""
+        return self.abi3_version is not None or any(
+            c.cpython_version is not None and c.cpython_version[0] == 2
+            for c in self.interpreters)
 
     @property
     def macos_archs(self) -> frozenset[str]:
@@ -102,6 +107,7 @@ def claims_from_tags(tags: Iterable[Tag]) -> PlatformClaims:
     for platform in sorted(claims.platform_tags):
         _add_platform(claims, platform)
     claims.abi3_version = _abi3_version(tags)
+    claims.interpreters = interpreter_claims(tags)
     return claims
 
 
@@ -112,13 +118,16 @@ def _add_platform(claims: PlatformClaims, platform: str) -> None:
         version = (int(match["major"]), int(match["minor"]))
         arch = match["arch"]
         for one_arch in MACOS_MULTI_ARCH_FORMATS.get(arch, frozenset({arch})):
-            floor = max(version, ARM64_MACOS_FLOOR) if one_arch == "arm64" else version
+            # Apple silicon never ran a macOS older than the matrix's arm64 floor (11.0), so
+            # arm64 code built for it is fine in a wheel tagged older (macosx_10_9_universal2).
+            floor = (max(version, matrix_facts.matrix().macos_arm64_floor)
+                     if one_arch == "arm64" else version)
             previous = claims.macos_min_version.get(one_arch)
             # The wheel promises to load on the oldest of the versions it names for an arch.
             claims.macos_min_version[one_arch] = min(previous, floor) if previous else floor
         return
-    if platform in WINDOWS_TAG_ARCH:
-        claims.windows_archs.add(WINDOWS_TAG_ARCH[platform])
+    if platform.startswith("win") and platform in matrix_facts.matrix().windows_tag_arches:
+        claims.windows_archs.add(matrix_facts.matrix().windows_tag_arches[platform])
         return
     if match := _LINUX_TAG.match(platform):
         arch = match["arch"]

@@ -16,6 +16,14 @@ ABI3_VIOLATION = "abi3-violation"
 TAG_METADATA_MISMATCH = "tag-metadata-mismatch"
 RECORD_MISMATCH = "record-mismatch"
 UNREADABLE_WHEEL = "unreadable-wheel"
+UNSAFE_PATH = "unsafe-path"
+DUPLICATE_ENTRY = "duplicate-entry"
+BUDGET_EXCEEDED = "budget-exceeded"
+INTERNAL_ERROR = "internal-error"
+PYTHON_ABI_MISMATCH = "python-abi-mismatch"
+WINDOWS_CRT_MISMATCH = "windows-crt-mismatch"
+LIBC_FAMILY_MISMATCH = "libc-family-mismatch"
+BINARY_IN_PURE_WHEEL = "binary-in-pure-wheel"
 
 ALL_CODES = (
     ARCH_MISMATCH,
@@ -28,6 +36,14 @@ ALL_CODES = (
     TAG_METADATA_MISMATCH,
     RECORD_MISMATCH,
     UNREADABLE_WHEEL,
+    UNSAFE_PATH,
+    DUPLICATE_ENTRY,
+    BUDGET_EXCEEDED,
+    INTERNAL_ERROR,
+    PYTHON_ABI_MISMATCH,
+    WINDOWS_CRT_MISMATCH,
+    LIBC_FAMILY_MISMATCH,
+    BINARY_IN_PURE_WHEEL,
 )
 
 
@@ -42,6 +58,38 @@ class Problem:
     code: str
     file: str
     message: str
+
+
+class ProblemList:
+    """The problems of one wheel, of which at most ``limit`` are kept; the rest are counted,
+    so a wheel with a million bad RECORD rows costs neither memory nor a huge report."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._listed: list[Problem] = []
+        self._unlisted = 0
+
+    def add(self, problem: Problem) -> None:
+        if len(self._listed) < self.limit:
+            self._listed.append(problem)
+        else:
+            self._unlisted += 1
+
+    def extend(self, problems: list[Problem]) -> None:
+        for problem in problems:
+            self.add(problem)
+
+    def __len__(self) -> int:
+        return len(self._listed) + self._unlisted
+
+    def finish(self) -> list[Problem]:
+        """The listed problems, then one saying how many more were found, if any."""
+        if not self._unlisted:
+            return list(self._listed)
+        return [*self._listed, Problem(
+            BUDGET_EXCEEDED, "",
+            f"{self._unlisted} more problems found but not listed (at most {self.limit} are "
+            "listed per wheel)")]
 
 
 @dataclass

@@ -49,6 +49,7 @@ class WheelContents:
     installed_files: set[str] = field(default_factory=set)
     # lower-cased basenames, for lookups that do not depend on a directory (DLLs, sonames)
     basenames: set[str] = field(default_factory=set)
+    root_is_purelib: bool = False  # WHEEL's Root-Is-Purelib
 
     def add_file(self, path: str) -> None:
         installed = install_path(path)

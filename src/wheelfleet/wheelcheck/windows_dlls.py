@@ -44,9 +44,10 @@ SYSTEM_DLLS = frozenset(
 )
 
 # The runtime CPython's installer puts beside python.exe (Python 3.5+ on VC 14.x), and the
-# interpreter DLLs themselves: python3.dll (stable ABI) and python3XY[t].dll.
+# interpreter DLLs themselves: python3.dll (stable ABI), pythonXY[t].dll and PyPy's
+# libpypyX.Y-c.dll.
 INTERPRETER_RUNTIME_DLLS = frozenset({"vcruntime140.dll", "vcruntime140_1.dll", "python3.dll"})
-_INTERPRETER_DLL = re.compile(r"^python3\d+t?(_d)?\.dll$")
+_INTERPRETER_DLL = re.compile(r"^(python[23]\d+t?(_d)?|libpypy\d+\.\d+-c)\.dll$")
 
 # API sets (api-ms-win-*, ext-ms-*) are virtual names the loader maps to system DLLs.
 _API_SET = re.compile(r"^(api|ext)-ms-")
@@ -62,7 +63,3 @@ def is_provided_by_windows_or_python(dll_name: str) -> bool:
         or bool(_API_SET.match(name))
     )
 
-
-def is_versioned_python_dll(dll_name: str) -> bool:
-    """``python311.dll`` and the like: the version-specific interpreter, not the stable ABI."""
-    return bool(_INTERPRETER_DLL.match(dll_name.lower()))

@@ -9,15 +9,33 @@ from collections.abc import Callable
 
 from ..report import Problem
 from ..wheel_contents import WheelBinary, WheelContents
-from . import abi3, architecture, exec_stack, libraries, macos_version, symbol_versions
+from . import (
+    abi3,
+    architecture,
+    exec_stack,
+    libc_family,
+    libraries,
+    macos_version,
+    pure_wheel,
+    python_abi,
+    symbol_versions,
+    windows_crt,
+)
 
 BinaryCheck = Callable[[WheelBinary, WheelContents], list[Problem]]
 
 ALL_BINARY_CHECKS: tuple[BinaryCheck, ...] = (
     architecture.check,
+    python_abi.check,
     macos_version.check,
+    libc_family.check,
     symbol_versions.check,
     libraries.check,
+    windows_crt.check,
     exec_stack.check,
     abi3.check,
 )
+
+# Pure wheels (``*-none-any``) get only this one; it also runs on platform wheels whose WHEEL
+# says Root-Is-Purelib: true.
+PURE_WHEEL_CHECKS: tuple[BinaryCheck, ...] = (pure_wheel.check,)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from ..binary_facts import ElfFacts, MachOFacts
 from ..report import ABI3_VIOLATION, Problem
 from ..wheel_contents import WheelBinary, WheelContents
-from ..windows_dlls import is_versioned_python_dll
 
 _LISTED_IN_MESSAGE = 8  # keep messages readable when a module uses hundreds of symbols
 
@@ -27,19 +26,10 @@ def check(binary: WheelBinary, contents: WheelContents) -> list[Problem]:
     elif isinstance(facts, MachOFacts):
         symbols = {name for s in facts.slices for name in s.imported_symbols}
     else:
-        symbols = set()
-        for dll, names in facts.imports.items():
-            if is_versioned_python_dll(dll):
-                problems.append(
-                    Problem(
-                        ABI3_VIOLATION,
-                        binary.path,
-                        f"imports {dll}, a version-specific CPython DLL; abi3 modules must "
-                        "link python3.dll",
-                    )
-                )
-            if dll.lower().startswith("python3"):
-                symbols.update(names)
+        # Importing a version-specific python3XY.dll is python-abi-mismatch; the symbols
+        # taken from any CPython DLL are judged here.
+        symbols = {name for dll, names in facts.imports.items()
+                   if dll.lower().startswith("python3") for name in names}
     outside, too_new = judge_symbols(symbols, claimed)
     claimed_text = f"{claimed[0]}.{claimed[1]}"
     if outside:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import posixpath
 
 from ..binary_facts import ElfFacts, MachOFacts, MachOSlice, PEFacts
+from ..matrix_facts import claimed_windows_pythons, matrix
 from ..report import EXTERNAL_LIBRARY_NOT_BUNDLED, Problem
 from ..wheel_contents import WheelBinary, WheelContents
 from ..windows_dlls import is_provided_by_windows_or_python
+from .libc_family import libc_of_library
 
 _MACOS_SYSTEM_PREFIXES = ("/usr/lib/", "/System/")
 _ORIGIN_TOKENS = ("${ORIGIN}", "$ORIGIN")
@@ -52,6 +54,9 @@ def _elf_missing(binary: WheelBinary, facts: ElfFacts, contents: WheelContents) 
     for soname in facts.needed:
         if is_dynamic_loader(soname):
             continue
+        libc = libc_of_library(soname)
+        if libc is not None and any(policy.libc != libc for policy in policies):
+            continue  # the other libc's own library: libc-family-mismatch says so
         if all(soname in policy.whitelist for policy in policies):
             continue
         if _elf_resolves(soname, facts.search_paths, origin, contents):
@@ -142,8 +147,14 @@ def _rpath_dirs(rpaths: list[str], loader_dir: str) -> list[str]:
 
 def _pe_missing(facts: PEFacts, contents: WheelContents) -> list[str]:
     missing = []
+    # CPython's installer ships the C runtime of its compiler family (MSVCR90.DLL with 2.7,
+    # MSVCR100.DLL with 3.3/3.4); which one is the matrix's.
+    compilers = matrix().windows_compilers
+    shipped = {compilers[p.windows.compiler].runtime.lower()
+               for p in claimed_windows_pythons(contents.claims.interpreters) if p.windows}
     for dll in facts.needed:
-        if is_provided_by_windows_or_python(dll) or contents.has_basename(dll):
+        if (is_provided_by_windows_or_python(dll) or dll.lower() in shipped
+                or contents.has_basename(dll)):
             continue
         missing.append(
             f"imports {dll}, which is neither bundled in the wheel nor a Windows system DLL, "

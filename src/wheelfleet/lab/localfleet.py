@@ -1,0 +1,122 @@
+"""The embedded default fleet: real local Debian hosts, a real registry, images pinned by digest.
+
+This is what ``wheelfleet demo`` and the fleet tests run against.  It brings up:
+
+* a registry (Debian's ``docker-registry``) on 127.0.0.1, holding manylinux-like images built
+  from Debian roots and pushed there (:mod:`.registry`, :mod:`.images`);
+* a matrix overlay pinning those images by the digests the registry reported;
+* N test hosts (:mod:`.fleet`) whose group data selects the images and points the fleet's
+  ``quay.io`` mirror at the local registry — the same mechanism a real fleet uses for its own
+  mirror.
+
+Host settings that this kind of machine needs for podman are host data, not code: the hosts get
+the settings of :data:`.podman.HOST_DATA`, where each one is explained.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from wheelfleet.matrix import load_matrix
+
+from . import podman
+from .fleet import Fleet, down, up
+from .images import PushedImage, build_and_push
+from .registry import Registry
+
+REGISTRY_PORT = 5055
+UPSTREAM = "quay.io"
+TAG = "wheelfleet-test-1"
+
+
+@dataclass
+class LocalFleet:
+    registry: Registry
+    images: dict[str, PushedImage]
+    overlay: Path
+    fleet: Fleet | None = None
+    group_data: dict[str, Any] = field(default_factory=dict)
+
+
+def overlay_text(images: list[PushedImage]) -> str:
+    """A matrix overlay pinning ``images`` (as pushed) under the upstream registry's name."""
+    entries = []
+    for image in images:
+        entries.append({
+            "policy": image.policy, "arch": image.arch,
+            "repository": f"{UPSTREAM}/{image.repository}", "digest": image.digest,
+            "tag": image.tag, "state": "test", "pythons": list(image.pythons),
+            "base": "Debian (built locally by wheelfleet.lab)",
+            "note": "exists only in the local test registry",
+        })
+    return "# Written by wheelfleet.lab: test images pinned by their pushed digests.\n" \
+        + yaml.safe_dump({"schema": 1, "images": entries}, sort_keys=False)
+
+
+def group_data_for(registry: Registry, overlay: Path, policies: list[str],
+                   images: dict[str, PushedImage], **extra: Any) -> dict[str, Any]:
+    # Which matrix Python an image's /opt/python/<tag> is: the matrix says, nobody else.
+    tags = {t for p in policies for t in images[p].pythons}
+    pythons = sorted(py.id for py in load_matrix().pythons.values()
+                     if py.linux and tags & set(py.linux.abi_tags))
+    data: dict[str, Any] = {
+        "pythons": pythons, "arches": ["x86_64"], "image_policies": list(policies),
+        "matrix_overlay": str(overlay),
+        "registry_mirrors": {UPSTREAM: registry.address},
+        "insecure_registries": [registry.address],
+        # The hosts trust what this machine trusts: its pip and apt may sit behind a
+        # TLS-inspecting proxy whose CA only the machine's own bundle carries.
+        "trusted_ca_bundle": ssl.get_default_verify_paths().cafile
+        or "/etc/ssl/certs/ca-certificates.crt",
+        "pull_timeout": 300, "health_parallel": 2, "health_timeout": 600,
+        **podman.HOST_DATA,
+    }
+    data.update(extra)
+    return data
+
+
+def start_registry(state_dir: Path, policies: list[str], port: int = REGISTRY_PORT,
+                   tag: str = TAG) -> LocalFleet:
+    """Start the registry and push one image per policy (roots cached under ~/.cache)."""
+    registry = Registry.start(state_dir / "registry", port=port)
+    images = {p: build_and_push(registry, p, tag) for p in policies}
+    overlay = state_dir / "overlay.yaml"
+    overlay.write_text(overlay_text(list(images.values())))
+    return LocalFleet(registry=registry, images=images, overlay=overlay)
+
+
+def bring_up(state_dir: Path, hosts: int = 1, policies: list[str] | None = None,
+             first_octet_offset: int = 10, port: int = REGISTRY_PORT,
+             **extra: Any) -> LocalFleet:
+    """Registry + images + *hosts* test hosts whose inventory selects the images."""
+    policies = policies or ["manylinux_2_36"]
+    local = start_registry(state_dir, policies, port=port)
+    local.group_data = group_data_for(local.registry, local.overlay, policies, local.images,
+                                      **extra)
+    local.fleet = up(hosts, state_dir / "fleet", group_data=local.group_data,
+                     first_octet_offset=first_octet_offset)
+    return local
+
+
+def write_inventory(path: Path, fleet: Fleet, group_data: dict[str, Any],
+                    host_data: dict[str, dict[str, Any]] | None = None) -> Path:
+    """An inventory for ``fleet`` with the given group data and per-host extra data."""
+    hosts = []
+    for name, data in fleet.pyinfra_hosts():
+        hosts.append((name, {**data, **(host_data or {}).get(name, {})}))
+    path.write_text(f'"""Generated by wheelfleet.lab."""\n\nlinux = ({hosts!r}, '
+                    f'{group_data!r})\n')
+    return path
+
+
+def tear_down(state_dir: Path) -> None:
+    """Stop what :func:`bring_up` started in *state_dir*: the hosts, then the registry."""
+    down(state_dir / "fleet")
+    registry = Registry.find(state_dir / "registry")
+    if registry is not None:
+        registry.stop()

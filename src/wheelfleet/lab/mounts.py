@@ -1,0 +1,64 @@
+"""Mounts made by the lab, and deleting a tree that might still have some below it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from .commands import run
+from .errors import LabError
+
+
+def _unescape(field: str) -> str:
+    # /proc/self/mountinfo escapes space, tab, newline and backslash as octal (\040 ...).
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def mountpoints() -> list[str]:
+    """Mount points of this mount namespace, in mount order (parents before children)."""
+    with open("/proc/self/mountinfo", encoding="utf-8") as fh:
+        return [_unescape(line.split()[4]) for line in fh if line.strip()]
+
+
+def mounts_under(path: Path) -> list[str]:
+    """Mount points at or below *path*, in mount order."""
+    top = os.path.realpath(path)
+    return [m for m in mountpoints() if m == top or m.startswith(top.rstrip("/") + "/")]
+
+
+def mount(args: Sequence[str | os.PathLike[str]], target: Path, *, what: str) -> None:
+    """``mount ARGS TARGET``; the target must exist (created if missing)."""
+    target.mkdir(parents=True, exist_ok=True)
+    run(["mount", *args, target], what=what)
+
+
+def umount(target: str | Path) -> None:
+    """Unmount *target*; if it is busy, detach it lazily so teardown always finishes.
+
+    A lazy unmount removes the mount from the namespace at once (so nothing below the
+    fleet dir stays visible) and lets the kernel free it when the last user lets go.
+    """
+    target = os.fspath(target)
+    if target not in mountpoints():
+        return
+    try:
+        run(["umount", target], what=f"unmounting {target}")
+    except LabError:
+        run(["umount", "--lazy", target], what=f"lazily unmounting {target}")
+
+
+def remove_tree(path: Path) -> None:
+    """``rm -rf`` *path*, but never while anything is mounted below it.
+
+    Deleting through a forgotten bind mount of /dev or /proc would damage the controller,
+    so a leftover mount is unmounted first and, if that fails, we refuse.
+    """
+    for mnt in reversed(mounts_under(path)):
+        umount(mnt)
+    if mounts_under(path):
+        raise LabError(f"refusing to delete {path}: something is still mounted below it")
+    if path.exists() or path.is_symlink():
+        shutil.rmtree(path)

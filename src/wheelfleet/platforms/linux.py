@@ -1,0 +1,114 @@
+"""Linux build hosts: manylinux/musllinux images pinned by digest, the canary in each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from wheelfleet.errors import one_of
+from wheelfleet.facts.containers import ENGINES
+from wheelfleet.platforms.base import Platform
+from wheelfleet.settings import (
+    HostSettings,
+    Ulimit,
+    choice,
+    flag,
+    host_port_map,
+    host_ports,
+    positive_int,
+    setting,
+    text,
+    texts,
+    ulimits,
+)
+
+if TYPE_CHECKING:
+    from wheelfleet.matrix import Image
+    from wheelfleet.matrix.reader import Reader
+    from wheelfleet.report.schema import Check
+    from wheelfleet.selection import Selection
+
+# Compilers and headers for building on the host itself, a venv for host-side tools, and
+# patchelf for auditwheel repair outside a container.
+BASE_PACKAGES = ("build-essential", "python3-dev", "python3-venv", "python3-pip", "patchelf")
+
+
+@dataclass(frozen=True)
+class LinuxSettings(HostSettings):
+    container_engine: str = setting("podman", read=choice(ENGINES))
+    # {"quay.io": "mirror:5000"}: pull the pinned digests through the fleet's mirror.
+    registry_mirrors: dict[str, str] = setting(read=host_port_map, factory=dict)
+    insecure_registries: tuple[str, ...] = setting((), read=host_ports)  # reached without TLS
+    container_runtime: str | None = setting(read=text)  # e.g. runc
+    container_cgroup_manager: str | None = setting(read=text)
+    container_events_logger: str | None = setting(read=text)
+    container_default_ulimits: tuple[Ulimit, ...] = setting((), read=ulimits)
+    container_storage_driver: str | None = setting(read=text)
+    container_storage_root: str = setting("/var/lib/containers/storage", read=text)
+    prune_unselected_images: bool = setting(True, read=flag)
+    pull_timeout: int = setting(900, read=positive_int)  # seconds per image pull
+    linux_base_packages: tuple[str, ...] = setting(BASE_PACKAGES, read=texts)
+    apt_cache_time: int = setting(86400, read=positive_int)  # max age of apt lists, seconds
+    trusted_ca_bundle: str | None = setting(read=text)  # PEM on the controller
+
+    @property
+    def engine_run_args(self) -> list[str]:
+        """Arguments every health-check container is started with."""
+        args = [f"--ulimit={u}" for u in self.container_default_ulimits]
+        if self.container_engine == "podman" and self.container_runtime:
+            args.insert(0, f"--runtime={self.container_runtime}")
+        return args
+
+
+class Linux(Platform):
+    name = "linux"
+    settings_type = LinuxSettings
+    selection_keys = ("image_policies",)
+    roles = ("linux_base", "linux_builder", "wheel_health")
+    kernels = ("Linux",)
+
+    def complete(self, r: Reader, sel: Selection) -> None:
+        sel.images = self._images(r, sel)
+
+    def planned_cells(self, sel: Selection) -> list[dict[str, str]]:
+        from wheelfleet.health.plan import build_plan
+
+        # The agent's own plan, so "planned" and "ran" can never disagree.
+        return [{"image": c["image"], "python": c["python"], "arch": c["arch"],
+                 "variant": c["variant"]} for c in build_plan(sel)["checks"]]
+
+    def plan_group(self, cell: dict[str, str]) -> str:
+        return cell["image"]
+
+    def collect(self, host: Any, sel: Selection) -> tuple[list[Check], dict[str, str | None]]:
+        from wheelfleet.health.collect import agent_checks
+
+        return agent_checks(host, sel, self.planned_cells(sel))
+
+    @staticmethod
+    def _images(r: Reader, sel: Selection) -> list[Image]:
+        policies = r.str_list("image_policies")
+        if not policies:
+            raise r.fail("image_policies", f"empty; expected {one_of(sel.matrix.policies)}")
+        images = []
+        for i, policy in enumerate(policies):
+            if policy not in sel.matrix.policies:
+                eol = sel.matrix.eol_policies.get(policy)
+                why = f" (EOL since {eol}, no image pinned)" if eol else ""
+                raise r.child("image_policies").fail(
+                    i, f"no pinned image for policy {policy!r}{why}; expected "
+                       f"{one_of(sel.matrix.policies)}")
+            for arch in sel.arches:
+                found = sel.matrix.images_for(policy, arch)
+                if not found:
+                    have = [im.arch for im in sel.matrix.images_for(policy)]
+                    raise r.child("image_policies").fail(
+                        i, f"policy {policy} has no pinned {arch} image; pinned arches: "
+                           f"{', '.join(have)}")
+                images.extend(found)
+        for py in sel.pythons:
+            assert py.linux is not None
+            if not any(t in im.pythons for im in images for t in py.linux.abi_tags):
+                raise r.fail("pythons", f"Python {py.id} ({', '.join(py.linux.abi_tags)}) is in "
+                             f"none of the selected images ({', '.join(policies)})")
+        return images

@@ -1,1 +1,0 @@
-"""Tests for wheelfleet.testregistry (real registry, images and podman; need root)."""
