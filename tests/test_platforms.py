@@ -22,11 +22,12 @@ def test_every_platform_of_the_matrix_has_a_module():
 
     assert sorted(PLATFORMS) == sorted(MATRIX_PLATFORMS)
     assert platform("linux").roles == ("linux_base", "linux_builder", "wheel_health")
-    for name in ("macos", "windows"):
-        assert not platform(name).supported and not platform(name).drift_applies
-        assert "not yet supported" in platform(name).refusal()
-    for role in platform("linux").roles:
-        assert (ROOT / "roles" / role / "__init__.py").is_file(), role
+    assert platform("macos").roles[:2] == ("macos_base", "macos_pythons")
+    assert not platform("windows").supported and not platform("windows").drift_applies
+    assert "not yet supported" in platform("windows").refusal()
+    for plat in PLATFORMS.values():
+        for role in plat.roles:
+            assert (ROOT / "roles" / role / "__init__.py").is_file(), role
 
 
 @pytest.mark.parametrize("kernel,expected", [
@@ -63,7 +64,7 @@ def test_allowed_keys_come_from_the_settings_fields():
                                           "container_engine": "podman"}, "inv.py")
     mac = select_for_host("m1", ["macos"], {"pythons": ["3.12"], "arches": ["arm64"],
                                             "pyenv_root": "/opt/pyenv"}, "inv.py")
-    assert getattr(mac.settings, "pyenv_root") == "/opt/pyenv"
+    assert mac.settings.pyenv_root == "/opt/pyenv"  # type: ignore[attr-defined]
     with pytest.raises(InputError, match=r"b1\.apt_cache_time: expected a positive integer"):
         select_for_host("b1", ["linux"], {**LINUX, "apt_cache_time": 0}, "inv.py")
 

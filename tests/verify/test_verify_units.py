@@ -44,7 +44,7 @@ INVENTORY = '''linux = ([
     ("tf2", {"ssh_hostname": "127.0.0.32"}),
     ("tf4", {"ssh_hostname": "127.0.0.34"}),
 ], {"pythons": ["3.11"], "arches": ["x86_64"], "image_policies": ["manylinux_2_28"]})
-macos = ([("m1", {"ssh_hostname": "127.0.0.35"})], {"pythons": ["3.12"], "arches": ["arm64"]})
+windows = ([("w1", {"ssh_hostname": "127.0.0.35"})], {"pythons": ["3.12"], "arches": ["x64"]})
 '''
 
 
@@ -101,11 +101,11 @@ def test_report_from_docs_and_drift(sels, tmp_path: Path):
         host_result(sels["tf1"], doc("tf1", [passed(c) for c in CELLS]), health, dry),
         host_result(sels["tf2"], doc("tf2", [failed, passed(CELLS[1])]), health, dry),
         host_result(sels["tf4"], None, health, dry),
-        host_result(sels["m1"], {"host": "m1", "platform": "macos", "error": None, "tools": {},
-                                 "checks": host_level(planned_cells(sels["m1"]), "m1",
-                                                      "macos health checks are not yet "
-                                                      "supported by wheelfleet",
-                                                      status="not-run")}, health, dry),
+        host_result(sels["w1"], {"host": "w1", "platform": "windows", "error": None,
+                                 "tools": {}, "checks": host_level(
+                                     planned_cells(sels["w1"]), "w1", "windows health checks "
+                                     "are not yet supported by wheelfleet", status="not-run")},
+                    health, dry),
     ]
     report = build_report("inv.py", "2026-11-27T02:00:00Z", hosts, 12.34)
     validate_report(report)
@@ -123,7 +123,7 @@ def test_report_from_docs_and_drift(sels, tmp_path: Path):
                                 "manylinux_2_36_x86_64 pull failed"}
     assert by["tf4"]["status"] == "unreachable" and "127.0.0.34" in by["tf4"]["error"]
     assert {c["reason"] for c in by["tf4"]["checks"]} == {"host unreachable"}
-    assert by["m1"]["status"] == "not-run" and by["m1"]["checks"][0]["image"] == "macos"
+    assert by["w1"]["status"] == "not-run" and by["w1"]["checks"][0]["image"] == "windows"
     assert report["verdict"] == "failed" and exit_status(report) == 1
     paths = write_reports(report, tmp_path / "night")
     assert json.loads(paths["json"].read_text())["duration_s"] == 12.3

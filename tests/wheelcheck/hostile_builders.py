@@ -54,21 +54,29 @@ def zip_bomb(directory: Path, *, declared_size: int | None = None) -> Path:
 
 
 def macho_with_load_commands(directory: Path, macho: bytes, ncmds: int) -> Path:
-    """A real Mach-O whose header claims ``ncmds`` load commands (its body is unchanged)."""
-    patched = bytearray(macho)
-    struct.pack_into("<I", patched, 16, ncmds)  # mach_header(_64).ncmds
+    """A Mach-O with a real header (cputype, filetype) followed by ``ncmds`` minimal load
+    commands of an unknown kind (8 bytes each): 2 million of them inflate from ~20 KB."""
+    header = bytearray(macho[:32])  # mach_header_64
+    struct.pack_into("<II", header, 16, ncmds, ncmds * 8)  # ncmds, sizeofcmds
+    commands = struct.pack("<II", 0x4242, 8) * ncmds
     return make_wheel(directory, "cp312-cp312-macosx_11_0_arm64",
-                      {"pkg/ext.cpython-312-darwin.so": bytes(patched)}, dist="machocmds")
+                      {"pkg/ext.cpython-312-darwin.so": bytes(header) + commands},
+                      dist="machocmds")
 
 
 def elf_with_sections(directory: Path, elf: bytes, sections: int) -> Path:
-    """A real ELF64 using extended section numbering (e_shnum 0) to claim ``sections``."""
+    """A real ELF64 whose section header table is moved to its end and padded with empty
+    headers to ``sections`` entries, counted the extended way (e_shnum 0, section 0's
+    sh_size) as linkers do past 65279 sections."""
+    (shoff,) = struct.unpack_from("<Q", elf, 0x28)
+    (shnum,) = struct.unpack_from("<H", elf, 0x3C)
+    table = bytearray(elf[shoff : shoff + 64 * shnum] + bytes(64 * (sections - shnum)))
+    struct.pack_into("<Q", table, 0x20, sections)  # section 0's sh_size
     patched = bytearray(elf)
-    (shoff,) = struct.unpack_from("<Q", patched, 0x28)
-    struct.pack_into("<H", patched, 0x3C, 0)  # e_shnum = 0: the count is in section 0
-    struct.pack_into("<Q", patched, shoff + 0x20, sections)  # section 0's sh_size
+    struct.pack_into("<Q", patched, 0x28, len(patched))  # e_shoff: the new table
+    struct.pack_into("<H", patched, 0x3C, 0)  # e_shnum: see section 0
     return make_wheel(directory, "cp311-cp311-manylinux_2_17_x86_64",
-                      {"pkg/ext.cpython-311-x86_64-linux-gnu.so": bytes(patched)},
+                      {"pkg/ext.cpython-311-x86_64-linux-gnu.so": bytes(patched + table)},
                       dist="elfsections")
 
 

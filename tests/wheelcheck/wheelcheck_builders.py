@@ -56,6 +56,21 @@ extern void *PyLong_FromLong(long);
 extern void **_PyObject_GetDictPtr(void *);
 void *PyInit_ext(void) { _PyObject_GetDictPtr(0); return PyLong_FromLong(1); }
 """
+EXT_PY2_WIDE_SOURCE = """
+extern void *PyUnicodeUCS4_FromStringAndSize(const char *, long);
+void initext(void) { PyUnicodeUCS4_FromStringAndSize("x", 1); }
+"""
+EXT_PY2_NARROW_SOURCE = """
+extern void *PyUnicodeUCS2_FromStringAndSize(const char *, long);
+void initext(void) { PyUnicodeUCS2_FromStringAndSize("x", 1); }
+"""
+# Calls into the C runtime (malloc/free) that the compiler cannot fold away, so the DLL
+# imports them from whichever CRT it is linked against.
+EXT_USES_CRT_SOURCE = """
+#include <stdlib.h>
+extern void *PyLong_FromLong(long);
+__declspec(dllexport) void *PyInit_ext(void) { void *p = malloc(16); free(p); return 0; }
+"""
 HELPER_SOURCE = "long wf_helper(void) { return 42; }\n"
 PYTHON3_DLL_SOURCE = """
 __declspec(dllexport) void *PyLong_FromLong(long v) { return 0; }
@@ -149,6 +164,35 @@ class Toolchain:
             )
 
         return self._once("elf-uses-helper", build, "ext.so")
+
+    def gcc_shared_lib(self, soname: str, source: str = HELPER_SOURCE) -> Path:
+        """A shared library with the given soname (e.g. a stand-in libpython3.12.so.1.0)."""
+        src = self.source(f"{soname}.c", source)
+        return self._once(
+            f"elf-lib-{soname}",
+            lambda out: run("gcc", "-shared", "-fPIC", f"-Wl,-soname,{soname}", "-o", out, src),
+            soname,
+        )
+
+    def gcc_ext_linking(self, key: str, library: Path) -> Path:
+        """An extension that needs ``library`` (by its soname)."""
+        src = self.source(f"{key}.c", EXT_SOURCE)
+
+        def build(out: Path) -> None:
+            run("gcc", "-shared", "-fPIC", "-o", out, src, "-Wl,--no-as-needed", library)
+
+        return self._once(key, build, "ext.so")
+
+    def musl_ext(self) -> Path:
+        """An x86_64 extension built against musl (Debian's musl-gcc) and named the way Alpine
+        names musl (libc.musl-x86_64.so.1, as in musllinux images) with patchelf."""
+        src = self.source("musl.c", EXT_GETRANDOM_SOURCE)
+
+        def build(out: Path) -> None:
+            run("musl-gcc", "-shared", "-fPIC", "-O1", "-o", out, src)
+            run("patchelf", "--replace-needed", "libc.so", "libc.musl-x86_64.so.1", out)
+
+        return self._once("elf-musl", build, "ext.so")
 
     def clang_elf(self, key: str, target: str, *flags: str) -> Path:
         """A freestanding extension for any ELF target (e.g. aarch64-linux-gnu), via lld."""
@@ -274,6 +318,45 @@ class Toolchain:
     def python3_dll(self, arch: str = "x86_64", filename: str = "python3.dll") -> Path:
         """A stub ``python3.dll`` exporting a few CPython functions, to link against."""
         return self.mingw_dll(f"pe-{filename}-{arch}", arch, PYTHON3_DLL_SOURCE, filename=filename)
+
+    def mingw_crt_ext(self, arch: str, crt: str) -> Path:
+        """A .pyd importing its C runtime from ``crt``: mingw-w64's import library of
+        msvcr90, msvcr100 or the Universal CRT (ucrt: api-ms-win-crt-*.dll)."""
+        src = self.source("crt.c", EXT_USES_CRT_SOURCE)
+        compiler = f"{arch}-w64-mingw32-gcc"
+        return self._once(
+            f"pe-crt-{arch}-{crt}",
+            lambda out: run(compiler, "-shared", "-nostdlib", "-o", out, src, f"-l{crt}",
+                            "-lkernel32"),
+            "ext.pyd",
+        )
+
+    def arm64_crt_ext(self, key: str, dlls: dict[str, list[str]]) -> Path:
+        """An ARM64 .pyd (clang-14 + lld-link-14) importing malloc/free from ``dlls``: import
+        libraries made by llvm-dlltool-14 from a .def file per DLL (name -> functions)."""
+        src = self.source("arm64_crt.c", EXT_USES_CRT_SOURCE.replace("#include <stdlib.h>",
+                          "typedef unsigned long long size_t;\nvoid *malloc(size_t);\n"
+                          "void free(void *);"))
+
+        def build(out: Path) -> None:
+            libs = []
+            for dll, functions in dlls.items():
+                definition = out.parent / f"{dll}.def"
+                definition.write_text(f"LIBRARY {dll}\nEXPORTS\n" + "\n".join(functions) + "\n")
+                libs.append(out.parent / f"{dll}.lib")
+                run("llvm-dlltool-14", "-m", "arm64", "-d", definition, "-l", libs[-1])
+            obj = out.with_suffix(".obj")
+            run("clang-14", "--target=aarch64-pc-windows-msvc", "-fno-builtin", "-c", src,
+                "-o", obj)
+            run("lld-link-14", "/dll", "/noentry", "/machine:arm64", f"/out:{out}", obj, *libs)
+
+        return self._once(key, build, "ext.pyd")
+
+    def mingw_exe(self, arch: str = "x86_64") -> Path:
+        """A Windows console program (like the launchers pip ships in its pure wheel)."""
+        src = self.source("main.c", "int main(void) { return 0; }\n")
+        compiler = f"{arch}-w64-mingw32-gcc"
+        return self._once(f"pe-exe-{arch}", lambda out: run(compiler, "-o", out, src), "t64.exe")
 
     def arm64_windows_dll(self) -> Path:
         """A freestanding ARM64 Windows DLL (clang-14 + lld-link-14, no CRT needed)."""

@@ -8,6 +8,13 @@ validate, install and import inside the pinned image (offline), in parallel up t
 limit, and prints one JSON list of records on stdout.  A record is ``passed`` only when every
 step ran and the answer matched; otherwise ``failed`` (first failing step, exit code, output
 tail, one-line diagnosis) or ``not-run`` (and why).  Uploaded by roles/wheel_health.
+
+A plan with ``"kind": "host"`` (``wheelfleet.health.macos_plan``, uploaded by
+roles/macos_health) runs each check directly on the node instead: a Mac, where the canary is
+built against the universal OpenSSL for one arch or universal2, repaired with delocate and
+imported under each arch the wheel claims (``/usr/bin/arch``).  Same records, same diagnoses
+style.  The agent must start under the Mac's /usr/bin/python3 (3.9): no newer syntax at run
+time; the code it hands to a check's interpreter runs under CPython 2.7 too.
 """
 
 from __future__ import annotations
@@ -21,10 +28,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
 STEPS = ["interpreter", "build", "repair", "validate", "install", "import"]
 TAIL = 25
+HOST = "host"  # plan["kind"] of a plan whose checks run on the node itself, not in containers
 
 # Engine output that means the engine itself failed to start the container, not the runner.
 ENGINE_FAILURES = re.compile(
@@ -53,8 +62,9 @@ DIAGNOSES = [
 ]
 
 
-def diagnose(step: str, output: str, exit_code: int | None) -> str:
-    for pattern, text in DIAGNOSES:
+def diagnose(step: str, output: str, exit_code: int | None,
+             patterns: list[tuple[str, str]] = DIAGNOSES) -> str:
+    for pattern, text in patterns:
         if re.search(pattern, output):
             return text
     if exit_code == 124:
@@ -78,10 +88,11 @@ def disk_full(path: str) -> bool:
     return free < 256 * 1024 or free < st.f_blocks * st.f_frsize * 0.01
 
 
-def run(cmd: list[str], timeout: int) -> tuple[int, str]:
+def run(cmd: list[str], timeout: int, env: dict[str, str] | None = None,
+        cwd: str | None = None) -> tuple[int, str]:
     try:
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              timeout=timeout, errors="replace")
+                              timeout=timeout, errors="replace", env=env, cwd=cwd)
         return proc.returncode, proc.stdout
     except subprocess.TimeoutExpired as err:
         out = err.stdout if isinstance(err.stdout, str) else (err.stdout or b"").decode(
@@ -139,9 +150,13 @@ def new_record(check: dict) -> dict:
             "wheel": None, "bundled_libs": [], "answer": None}
 
 
-def check_one(plan: dict, check: dict, engine_broken: tuple[str, list[str]] | None = None
-              ) -> dict:
-    """One check, never raising: whatever goes wrong becomes this check's own record."""
+def check_one(plan: dict, check: dict, engine_broken: tuple[str, list[str]] | None = None,
+              node: dict | None = None) -> dict:
+    """One check, never raising: whatever goes wrong becomes this check's own record.
+
+    ``engine_broken`` is the container engine's problem (container plans), ``node`` what
+    ``host_node`` found out about the node (host plans; asked here when not given).
+    """
     started = time.monotonic()
     record = new_record(check)
 
@@ -154,6 +169,8 @@ def check_one(plan: dict, check: dict, engine_broken: tuple[str, list[str]] | No
         return record
 
     try:
+        if plan.get("kind") == HOST:
+            return run_host_check(plan, check, record, done, node or host_node(plan))
         return run_check(plan, check, record, done, engine_broken)
     except Exception as err:  # noqa: BLE001 - one check's surprise must not cost the others
         return done(status="failed", step="agent", exit_code=None,
@@ -179,14 +196,9 @@ def run_check(plan: dict, check: dict, record: dict, done, engine_broken) -> dic
                     f"expected {check['digest']}, store holds {', '.join(have)}",
                     output_tail=[f"{check['local_name']}: {d}" for d in have])
 
-    try:
-        os.makedirs(plan["work_dir"], exist_ok=True)
-        out_dir = tempfile.mkdtemp(prefix=f"{check['image']}-{check['python']}-",
-                                   dir=plan["work_dir"])
-    except OSError as err:
-        return done(status="failed", step="agent", exit_code=None, output_tail=[str(err)],
-                    diagnosis=f"work directory {plan['work_dir']} is unusable: "
-                    f"{err.strerror or err}")
+    out_dir, unusable = scratch_dir(plan, f"{check['image']}-{check['python']}-", done)
+    if unusable is not None:
+        return unusable
     try:
         cmd = [engine, "run", "--rm", "--network", "none",
                "-v", f"{plan['canary_dir']}:/canary:ro",
@@ -236,6 +248,18 @@ def run_check(plan: dict, check: dict, record: dict, done, engine_broken) -> dic
         shutil.rmtree(out_dir, ignore_errors=True)
 
 
+def scratch_dir(plan: dict, prefix: str, done) -> tuple[str, dict | None]:
+    """A fresh directory under the plan's work dir for one check, or that check's record
+    saying the work directory is unusable."""
+    try:
+        os.makedirs(plan["work_dir"], exist_ok=True)
+        return tempfile.mkdtemp(prefix=prefix, dir=plan["work_dir"]), None
+    except OSError as err:
+        return "", done(status="failed", step="agent", exit_code=None, output_tail=[str(err)],
+                        diagnosis=f"work directory {plan['work_dir']} is unusable: "
+                        f"{err.strerror or err}")
+
+
 def not_started(engine: str, code: int | None, output: str) -> str:
     """Why a check's container never reached the runner's first step."""
     if code == 124:
@@ -251,7 +275,8 @@ def not_started(engine: str, code: int | None, output: str) -> str:
             f"{first_words(output, 160)}")
 
 
-def keep_wheel(plan: dict, check: dict, out_dir: str, record: dict) -> None:
+def keep_wheel(plan: dict, check: dict, out_dir: str, record: dict,
+               name: str | None = None) -> None:
     """Keep the repaired wheel under a stable name, for the controller's own validator."""
     keep = plan.get("keep_dir")
     if not keep or not record.get("wheel"):
@@ -259,7 +284,7 @@ def keep_wheel(plan: dict, check: dict, out_dir: str, record: dict) -> None:
     target_dir = os.path.join(keep, check["image"])
     try:
         os.makedirs(target_dir, exist_ok=True)
-        target = os.path.join(target_dir, f"{check['python']}-{check['variant']}.whl")
+        target = os.path.join(target_dir, name or f"{check['python']}-{check['variant']}.whl")
         shutil.copyfile(os.path.join(out_dir, "wheelhouse", record["wheel"]), target)
         record["wheel_path"] = target
     except OSError as err:
@@ -302,12 +327,391 @@ def tail(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.strip()][-TAIL:]
 
 
+# --- host mode: checks run on the node itself (a Mac), not in containers -------------------
+
+# Where a Mac keeps the tools a check needs; a plan's "tools" overrides any of them.
+MAC_TOOLS = {"arch": "/usr/bin/arch", "lipo": "/usr/bin/lipo", "sysctl": "/usr/sbin/sysctl",
+             "cc": "/usr/bin/clang"}
+# Seconds per step when the plan does not say; every step is also bounded by the check's own
+# budget (plan["timeout"]), so a check never outlives it.
+HOST_TIMEOUTS = {"interpreter": 120, "build": 900, "repair": 600, "install": 600, "import": 300}
+
+# macOS output patterns -> one-line diagnosis, tried before the general ones (DIAGNOSES).
+HOST_DIAGNOSES = [
+    (r"Bad CPU type in executable",
+     "cannot execute x86_64 code on this arm64 Mac: Rosetta 2 is not installed "
+     "(converge the host: macos_base)"),
+    (r"invalid active developer path|[Nn]o developer tools were found",
+     "Xcode Command Line Tools missing: no compiler (converge the host: macos_base)"),
+    (r"unable to execute '?[\w./-]*(clang|cc)'?|command '?[\w./-]*clang'? failed: No such file",
+     "compiler missing: clang not found (converge the host: macos_base)"),
+    (r"openssl/\w+\.h'? file not found|openssl/\w+\.h: No such file",
+     "OpenSSL headers missing from the universal OpenSSL (converge the host: macos_openssl)"),
+    (r"library not found for -lcrypto|library '?crypto'? not found",
+     "libcrypto missing from the universal OpenSSL: link failed (converge the host: "
+     "macos_openssl)"),
+    (r"ignoring file .*libcrypto",
+     "libcrypto.a has no slice for an arch being built: the OpenSSL is not universal"),
+    (r"MACOSX_DEPLOYMENT_TARGET mismatch",
+     "the interpreter was configured for a newer macOS than the deployment target "
+     "(distutils refuses the build)"),
+    (r"(?i)requires? a different python",
+     "the wheelhouse's pinned build requirements do not support this Python (Requires-Python)"),
+    (r"No module named '?(pip|ensurepip)'?",
+     "the interpreter has no pip: the build and install steps need it"),
+    (r"Some missing architectures in wheel|Failed to find any binary with the required "
+     r"architecture",
+     "a binary in the wheel lacks an arch slice its tag claims (delocate --require-archs)"),
+    (r"Library dependencies do not satisfy target MacOS",
+     "a library in the wheel needs a newer macOS than the deployment target (delocate)"),
+    (r"No such file or directory: '?\S*delocate-wheel",
+     "delocate missing from the tools venv (converge the host: macos_health)"),
+    (r"is not a supported wheel on this platform",
+     "the installing interpreter does not accept the wheel's tag (arch or macOS version)"),
+    (r"incompatible architecture|no suitable image found",
+     "the extension has no slice for the arch it was imported under"),
+    (r"Library not loaded",
+     "a library the wheel needs is not bundled in it (dyld: Library not loaded)"),
+    (r"Symbol not found",
+     "the extension needs a symbol this macOS does not provide (built for a newer macOS, or "
+     "a library left out)"),
+] + DIAGNOSES
+
+# ld64 links an object built for a newer macOS than the target with only a warning; the
+# wheel's tag would then claim a macOS the code does not run on.
+NEWER_OBJECT = re.compile(r"built for newer '?macOS'? version \(([\d.]+)\) than being linked "
+                          r"\(([\d.]+)\)")
+
+# Run by each check's interpreter, CPython 2.7 included: no f-strings, no sys.implementation.
+PROBE = """\
+import json, platform, sys, sysconfig
+flags = dict((k, sysconfig.get_config_var(k)) for k in
+             ("Py_GIL_DISABLED", "SOABI", "Py_DEBUG", "Py_UNICODE_SIZE"))
+try:
+    import pip
+    pip_version = pip.__version__
+except Exception:
+    pip_version = None
+print(json.dumps({"python": platform.python_version(),
+                  "implementation": platform.python_implementation().lower(),
+                  "maxunicode": sys.maxunicode, "build_flags": flags,
+                  "platform": sysconfig.get_platform(), "pip": pip_version,
+                  "deployment_target": sysconfig.get_config_var("MACOSX_DEPLOYMENT_TARGET")}))
+"""
+IMPORT = """\
+import sys, wheelfleet_canary as c
+print(c.sha256_hex(sys.argv[1].encode()))
+print(c.openssl_version())
+"""
+
+
+def host_tools(plan: dict) -> dict:
+    return dict(MAC_TOOLS, **(plan.get("tools") or {}))
+
+
+def host_node(plan: dict) -> dict:
+    """What the Mac is: its arch, macOS version, compiler and the repair tool's version.
+
+    Asked once per run, never raising.  The arch comes from ``sysctl hw.optional.arm64``: an
+    agent that itself runs under Rosetta would otherwise take an arm64 Mac for an Intel one.
+    """
+    tools = host_tools(plan)
+    node: dict = {"arch": "arm64" if platform.machine() == "arm64" else "x86_64",
+                  "macos": platform.mac_ver()[0] or None, "clang": None, "delocate": None}
+    try:
+        code, out = run([tools["sysctl"], "-n", "hw.optional.arm64"], 10)
+        if code == 0 and out.strip() == "1":
+            node["arch"] = "arm64"
+        code, out = run([tools["cc"], "--version"], 60)
+        if code == 0 and out.strip():
+            node["clang"] = out.strip().splitlines()[0].strip()
+        venv_python = os.path.join(plan.get("tools_venv") or "", "bin", "python")
+        code, out = run([venv_python, "-c", "import importlib.metadata as m; "
+                         "print(m.version('delocate'))"], 60)
+        if code == 0 and out.strip():
+            node["delocate"] = out.strip().splitlines()[-1].strip()
+    except OSError:
+        pass  # a tool that cannot even be started leaves its answer unknown
+    return node
+
+
+def executable_arches(node_arch: str) -> tuple[str, ...]:
+    """What a Mac can execute: an arm64 Mac runs x86_64 code under Rosetta 2 (whether Rosetta
+    is installed shows when it is tried); an Intel Mac runs no arm64 code."""
+    return ("arm64", "x86_64") if node_arch == "arm64" else ("x86_64",)
+
+
+def arch_prefix(plan: dict, arch: str) -> list[str]:
+    """Run a command as ``arch`` (``/usr/bin/arch -x86_64``), natively for universal2."""
+    return [] if arch == "universal2" else [host_tools(plan)["arch"], f"-{arch}"]
+
+
+def host_env(extra: dict | None = None) -> dict:
+    """Every host-mode command's environment: offline pip, and nothing inherited that would
+    change how Python, the compiler or the linker behave (PYTHON*, DYLD_*, CFLAGS …)."""
+    env = {key: os.environ[key] for key in ("HOME", "TMPDIR", "LANG", "LC_ALL", "USER")
+           if key in os.environ}
+    env["PATH"] = os.environ.get("PATH") or "/usr/bin:/bin:/usr/sbin:/sbin"
+    env.update(PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_CACHE_DIR="1",
+               PYTHONDONTWRITEBYTECODE="1")
+    env.update(extra or {})
+    return env
+
+
+def build_env(plan: dict, check: dict, bdeps: str) -> dict:
+    """The canary's build environment: the check's arches and deployment target, the universal
+    OpenSSL's headers and static libcrypto, build requirements from the wheelhouse."""
+    ssl = plan["openssl_prefix"]
+    target = check["deployment_target"]
+    return host_env({
+        "ARCHFLAGS": " ".join(f"-arch {arch}" for arch in check["archs"]),
+        "MACOSX_DEPLOYMENT_TARGET": target,
+        "_PYTHON_HOST_PLATFORM": f"macosx-{target}-{check['arch']}",
+        "CFLAGS": f"-I{ssl}/include", "LDFLAGS": f"-L{ssl}/lib",
+        "PYTHONPATH": bdeps, "CANARY_ABI3": "1" if check["variant"] == "abi3" else "0"})
+
+
+def build_commands(plan: dict, check: dict, out_dir: str) -> list[list[str]]:
+    """Build requirements from the node's wheelhouse into a --target dir, then the wheel."""
+    run_as = arch_prefix(plan, check["arch"]) + [check["interpreter"], "-m", "pip"]
+    return [run_as + ["install", "--no-index", "--find-links", plan["wheelhouse"], "--target",
+                      os.path.join(out_dir, "bdeps"), *plan["build_requirements"]],
+            run_as + ["wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w",
+                      os.path.join(out_dir, "dist"), os.path.join(out_dir, "src")]]
+
+
+def repair_command(plan: dict, check: dict, wheel: str, out_dir: str) -> list[str]:
+    return [os.path.join(plan["tools_venv"], "bin", "delocate-wheel"), "--require-archs",
+            ",".join(check["archs"]), "-w", os.path.join(out_dir, "wheelhouse"), "-v", wheel]
+
+
+def installed_python(check: dict, out_dir: str) -> tuple[list[str], dict]:
+    """How to run the Python the wheel is installed into: the fresh venv's, or (no venv module:
+    CPython 2.7) the interpreter itself, without user site, with the --target dir on its path."""
+    if check.get("install", "venv") == "venv":
+        return [os.path.join(out_dir, "venv", "bin", "python")], {}
+    return [check["interpreter"], "-s"], {"PYTHONPATH": os.path.join(out_dir, "site")}
+
+
+def install_commands(plan: dict, check: dict, wheel: str, out_dir: str) -> list[list[str]]:
+    run_as = arch_prefix(plan, check["arch"])
+    pip_install = ["-m", "pip", "install", "--no-index", "--no-deps"]
+    if check.get("install", "venv") == "venv":
+        venv = os.path.join(out_dir, "venv")
+        return [run_as + [check["interpreter"], "-m", "venv", venv],
+                run_as + installed_python(check, out_dir)[0] + pip_install + [wheel]]
+    return [run_as + [check["interpreter"]] + pip_install +
+            ["--target", os.path.join(out_dir, "site"), wheel]]
+
+
+def import_command(plan: dict, check: dict, arch: str, out_dir: str) -> list[str]:
+    python = installed_python(check, out_dir)[0]
+    return [host_tools(plan)["arch"], f"-{arch}"] + python + ["-c", IMPORT, plan["input"]]
+
+
+def run_all(cmds: list[list[str]], timeout: int, env: dict | None = None,
+            cwd: str | None = None) -> tuple[int, str]:
+    """Run commands in order, stopping at the first that fails; their output joined."""
+    code, output = 0, ""
+    for cmd in cmds:
+        code, out = run(cmd, timeout, env=env, cwd=cwd)
+        output += out
+        if code != 0:
+            break
+    return code, output
+
+
+def probe_info(output: str) -> dict | None:
+    for line in reversed(output.splitlines()):
+        if line.startswith("{"):
+            try:
+                value = json.loads(line)
+            except ValueError:
+                return None
+            return value if isinstance(value, dict) else None
+    return None
+
+
+def interpreter_problem(check: dict, info: dict, lipo_code: int, lipo_out: str) -> str | None:
+    """Why this interpreter cannot serve the check (one line), or None."""
+    want = check.get("maxunicode")
+    if want and info.get("maxunicode") != want:
+        kind = "narrow (UCS-2)" if info.get("maxunicode") == 65535 else "not the planned build"
+        return (f"interpreter is {kind}: sys.maxunicode {info.get('maxunicode')}, expected "
+                f"{want} for {check.get('abi_tag') or 'a wide build'}")
+    if lipo_code != 0:
+        return (f"lipo -archs could not read the interpreter (exit {lipo_code}): "
+                f"{first_words(lipo_out, 160)}")
+    have = lipo_out.split()
+    missing = [arch for arch in check["archs"] if arch not in have]
+    if missing:
+        return (f"interpreter has no {' or '.join(missing)} slice (lipo -archs: "
+                f"{' '.join(have) or 'nothing'})")
+    if not info.get("pip"):
+        return "the interpreter has no pip: the build and install steps need it"
+    return None
+
+
+def wheel_tags(name: str) -> tuple[set, set, set]:
+    """Python, ABI and platform tags of a wheel file name (compressed tag sets expanded)."""
+    parts = name[:-len(".whl")].split("-")
+    if len(parts) < 5:
+        return set(), set(), set()
+    return set(parts[-3].split(".")), set(parts[-2].split(".")), set(parts[-1].split("."))
+
+
+def validate_repaired(wheel_dir: str, wheel_tag: str) -> tuple[dict, str | None]:
+    """The repaired wheel and what it bundles, and the problem (one line) when it is not
+    exactly one readable wheel carrying the plan's tag (e.g. ``cp312-cp312-macosx_11_0_arm64``)."""
+    try:
+        wheels = sorted(n for n in os.listdir(wheel_dir) if n.endswith(".whl"))
+    except OSError as err:
+        return {}, f"no repaired wheel: {err.strerror or err}"
+    if len(wheels) != 1:
+        return {}, f"expected one repaired wheel, found {len(wheels)}"
+    name = wheels[0]
+    try:
+        with zipfile.ZipFile(os.path.join(wheel_dir, name)) as archive:
+            names = archive.namelist()
+    except (OSError, zipfile.BadZipFile) as err:
+        return {"wheel": name, "bundled_libs": []}, f"repaired wheel {name} is unreadable: {err}"
+    info = {"wheel": name,
+            "bundled_libs": [n for n in names if ".dylibs/" in n and not n.endswith("/")]}
+    want_py, want_abi, want_plat = wheel_tag.split("-")
+    pys, abis, plats = wheel_tags(name)
+    if want_plat not in plats:
+        arch = want_plat.split("_", 3)[-1]
+        if any(p.startswith("macosx_") and p.endswith("_" + arch) for p in plats):
+            return info, (f"repaired wheel {name} is tagged {'.'.join(sorted(plats))}, not "
+                          f"{want_plat}: a binary in it needs another macOS than the "
+                          "deployment target")
+        return info, f"repaired wheel {name} is not tagged {want_plat}"
+    if want_abi not in abis or want_py not in pys:
+        return info, (f"repaired wheel {name} is not tagged {want_py}-{want_abi} (the "
+                      "interpreter built another ABI)")
+    return info, None
+
+
+def import_each(plan: dict, check: dict, out_dir: str, arches: list[str], timeout: int,
+                record: dict) -> tuple[int, str, str] | None:
+    """Import and call the installed canary under each of ``arches`` in turn (answer and
+    OpenSSL version into ``record``); the first failure as (exit code, output, diagnosis)."""
+    env = host_env(installed_python(check, out_dir)[1])
+    for arch in arches:
+        code, out = run(import_command(plan, check, arch, out_dir), timeout, env=env, cwd="/")
+        if code != 0:
+            return code, out, f"under {arch}: {diagnose('import', out, code, HOST_DIAGNOSES)}"
+        lines = out.strip().splitlines()
+        record["answer"] = lines[0].strip() if lines else ""
+        if len(lines) > 1:
+            record["versions"]["openssl_bundled"] = lines[1].strip()
+        if record["answer"] != plan["expected"]:
+            return 0, out, f"wrong answer from the canary under {arch}: {record['answer'][:70]!r}"
+    record["versions"]["imported_under"] = " ".join(arches)
+    return None
+
+
+def run_host_check(plan: dict, check: dict, record: dict, done, node: dict) -> dict:
+    """One check on the node itself: interpreter, build, repair, validate, install, import."""
+    deadline = time.monotonic() + int(plan.get("timeout", 900))
+    timeouts = dict(HOST_TIMEOUTS, **(plan.get("timeouts") or {}))
+
+    def limit(step: str) -> int:
+        return max(1, min(int(timeouts[step]), int(deadline - time.monotonic())))
+
+    def failed(step: str, code: int | None, out: str, why: str | None = None) -> dict:
+        return done(status="failed", step=step, exit_code=code, output_tail=tail(out),
+                    diagnosis=why or diagnose(step, out, code, HOST_DIAGNOSES))
+
+    runnable = executable_arches(node["arch"])
+    skipped = [arch for arch in check["archs"] if arch not in runnable]
+    if len(skipped) == len(check["archs"]):
+        return done(reason=f"{' and '.join(skipped)} slice not executable on this node (an "
+                           f"{node['arch']} Mac)")
+    out_dir, unusable = scratch_dir(
+        plan, f"{check['image']}-{check['python']}-{check['arch']}-", done)
+    if unusable is not None:
+        return unusable
+    try:
+        run_as = arch_prefix(plan, check["arch"])
+        code, out = run(run_as + [check["interpreter"], "-c", PROBE], limit("interpreter"),
+                        env=host_env())
+        info = probe_info(out) if code == 0 else None
+        if info is None:
+            return failed("interpreter", code, out, None if code else
+                          f"interpreter probe printed no JSON: {first_words(out, 160)}")
+        lipo_code, lipo_out = run([host_tools(plan)["lipo"], "-archs", check["interpreter"]],
+                                  min(60, limit("interpreter")), env=host_env())
+        record["versions"] = {
+            "python": info.get("python"), "build_flags": info.get("build_flags") or {},
+            "maxunicode": str(info.get("maxunicode")), "platform": info.get("platform"),
+            "interpreter_archs": lipo_out.strip() if lipo_code == 0 else None,
+            "macos": node.get("macos"), "node_arch": node.get("arch"),
+            "clang": node.get("clang"), "delocate": node.get("delocate")}
+        problem = interpreter_problem(check, info, lipo_code, lipo_out)
+        if problem:
+            return failed("interpreter", lipo_code or None, out + lipo_out, problem)
+
+        shutil.copytree(plan["canary_dir"], os.path.join(out_dir, "src"))
+        code, out = run_all(build_commands(plan, check, out_dir), limit("build"),
+                            env=build_env(plan, check, os.path.join(out_dir, "bdeps")))
+        if code != 0:
+            return failed("build", code, out)
+        newer = NEWER_OBJECT.search(out)
+        if newer:
+            return failed("build", code, out, f"an object linked in was built for macOS "
+                          f"{newer.group(1)}, newer than the deployment target "
+                          f"{newer.group(2)}: the wheel's tag would claim a macOS it cannot "
+                          "run on (rebuild the universal OpenSSL for the matrix's floor)")
+
+        pin = plan.get("delocate_version")
+        if pin and node.get("delocate") != pin:
+            return failed("repair", None, "", f"delocate {node.get('delocate') or 'missing'} "
+                          f"in the tools venv {plan['tools_venv']}; the matrix pins {pin} "
+                          "(converge the host: macos_health)")
+        dist = sorted(n for n in os.listdir(os.path.join(out_dir, "dist")) if n.endswith(".whl"))
+        if len(dist) != 1:
+            return failed("build", code, out, f"the build left {len(dist)} wheels, expected one")
+        code, out = run(repair_command(plan, check, os.path.join(out_dir, "dist", dist[0]),
+                                       out_dir), limit("repair"),
+                        env=host_env({"MACOSX_DEPLOYMENT_TARGET": check["deployment_target"]}))
+        if code != 0:
+            return failed("repair", code, out)
+
+        info, problem = validate_repaired(os.path.join(out_dir, "wheelhouse"), check["wheel_tag"])
+        record.update(wheel=info.get("wheel"), bundled_libs=info.get("bundled_libs", []))
+        if problem:
+            return failed("validate", None, problem, problem)
+        wheel = os.path.join(out_dir, "wheelhouse", info["wheel"])
+
+        code, out = run_all(install_commands(plan, check, wheel, out_dir), limit("install"),
+                            env=host_env())
+        if code != 0:
+            return failed("install", code, out)
+
+        imported = [arch for arch in check["archs"] if arch not in skipped]
+        failure = import_each(plan, check, out_dir, imported, limit("import"), record)
+        if failure:
+            return failed("import", *failure)
+        if skipped:
+            return done(reason=f"{' and '.join(skipped)} slice not executable on this node (an "
+                               f"{node['arch']} Mac); built, repaired, installed and imported "
+                               f"under {' and '.join(imported)} with the right answer")
+        keep_wheel(plan, check, out_dir, record,
+                   name=f"{check['python']}-{check['arch']}-{check['variant']}.whl")
+        return done(status="passed")
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
 def main(argv: list[str]) -> int:
     with open(argv[1]) as handle:
         plan = json.load(handle)
-    broken = engine_problem(plan["engine"]) if plan["checks"] else None
+    on_host = plan.get("kind") == HOST
+    broken = engine_problem(plan["engine"]) if plan["checks"] and not on_host else None
+    node = host_node(plan) if plan["checks"] and on_host else None
     with ThreadPoolExecutor(max_workers=max(1, int(plan.get("parallel", 2)))) as pool:
-        records = list(pool.map(lambda c: check_one(plan, c, broken), plan["checks"]))
+        records = list(pool.map(lambda c: check_one(plan, c, broken, node), plan["checks"]))
     json.dump(records, sys.stdout)
     print()
     return 0

@@ -19,12 +19,13 @@ from wheelfleet.facts.health import WheelHealthRecords
 from wheelfleet.health.plan import AGENT, PLAN
 from wheelfleet.health.records import checks_from_answer, host_level
 from wheelfleet.platforms import platform
-from wheelfleet.platforms.linux import LinuxSettings
 from wheelfleet.report.schema import Check
 from wheelfleet.report.text import one_line
 from wheelfleet.selection import Selection
 
 OUT_ENV = "WHEELFLEET_HEALTH_OUT"
+# What a host-mode agent asks its node once before any check (arch, compiler, delocate).
+HOST_PROBE_SECONDS = 130
 
 
 def out_dir() -> Path:
@@ -80,10 +81,15 @@ def agent_checks(host: Any, sel: Selection, cells: list[dict[str, str]]
     records all become this host's own records saying what happened.
     """
     settings = sel.settings
-    assert isinstance(settings, LinuxSettings), "the health agent runs checks in containers"
-    engine = settings.container_engine
-    # The agent runs checks in parallel; bound the whole read by the slowest batch.
-    budget = settings.health_timeout * max(1, len(sel.images) * 4)
+    # Linux checks run in containers of an engine; a Mac's run on the host itself (the plan's
+    # "kind"), each within health_timeout, health_parallel at a time.
+    engine: str | None = getattr(settings, "container_engine", None)
+    if engine:
+        # The agent runs checks in parallel; bound the whole read by the slowest batch.
+        budget = settings.health_timeout * max(1, len(sel.images) * 4)
+    else:
+        batches = -(-len(cells) // settings.health_parallel)
+        budget = settings.health_timeout * max(1, batches) + HOST_PROBE_SECONDS
     try:
         answer = host.get_fact(WheelHealthRecords, agent=AGENT, plan=PLAN, _timeout=budget)
     except Exception as err:  # noqa: BLE001 - a timeout or lost connection is this host's
@@ -105,13 +111,13 @@ def agent_checks(host: Any, sel: Selection, cells: list[dict[str, str]]
     checks = checks_from_answer(answer, cells, host.name)
     tools: dict[str, str | None] = {}
     try:
-        found = host.get_fact(ContainerEngine, engine=engine)
+        found = host.get_fact(ContainerEngine, engine=engine) if engine else None
     except Exception:  # noqa: BLE001 - tool versions are decoration, never a reason to fail
         found = None
     if found:
         tools[found["engine"]] = found["version"]
     for record in checks:
-        for key in ("auditwheel", "patchelf", "gcc"):
+        for key in ("auditwheel", "patchelf", "gcc", "delocate", "clang", "macos"):
             value = record["versions"].get(key)
             if value:
                 tools.setdefault(f"{key} ({record['image']})", value)

@@ -1,27 +1,151 @@
-"""macOS build hosts: validated and planned; no roles yet, so refused by the fleet deploy."""
+"""macOS build hosts: python.org Pythons by sha256, a wide-unicode pyenv 2.7, a universal
+OpenSSL, and the canary built, repaired with delocate and imported under each arch."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from wheelfleet.platforms.base import Platform
 from wheelfleet.settings import HostSettings, setting, text
 
 if TYPE_CHECKING:
-    from wheelfleet.matrix import Python
+    from wheelfleet.matrix import Matrix, Python
     from wheelfleet.matrix.reader import Reader
+    from wheelfleet.selection import Selection
+
+ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
+CACHE_DIR = "/Library/Caches/wheelfleet"
+
+
+def origin_map(r: Reader, key: str) -> dict[str, str]:
+    """``{"https://www.python.org": "http://mirror.internal:8080"}``: origins, no paths."""
+    found = r.str_map(key)
+    for name, target in found.items():
+        for what in (name, target):
+            if not ORIGIN.match(what):
+                raise r.child(key).fail(name, f"expected an origin like "
+                                        f"https://host[:port] (no path), got {what!r}")
+    return found
 
 
 @dataclass(frozen=True)
 class MacosSettings(HostSettings):
-    openssl_version: str | None = setting(read=text)  # the universal OpenSSL to build
-    pyenv_root: str | None = setting(read=text)  # where the wide-unicode 2.7 is built
+    # Downloads (installers, source tarballs) fetched through the fleet's mirror: the origin
+    # of each matrix URL is rewritten, the sha256 stays the matrix's.
+    artifact_mirrors: dict[str, str] = setting(read=origin_map, factory=dict)
+    cache_dir: str = setting(CACHE_DIR, read=text)  # downloads, verified before use
+    pyenv_root: str = setting("/opt/wheelfleet/pyenv", read=text)  # the wide-unicode 2.7
+    openssl_root: str = setting("/opt/wheelfleet/openssl", read=text)  # <version>-<sha>/, current
+    openssl_version: str | None = setting(read=text)  # must match the matrix's when set
+
+    def via_mirror(self, url: str) -> str:
+        for origin, mirror in self.artifact_mirrors.items():
+            if url == origin or url.startswith(origin + "/"):
+                return mirror + url[len(origin):]
+        return url
+
+
+@dataclass(frozen=True)
+class PkgInstall:
+    """One python.org installer the host needs, and how to tell it is there."""
+
+    python: str  # matrix id: 3.12, 3.14t
+    version: str  # the patch version the matrix pins
+    url: str  # after the artifact mirror
+    sha256: str | None  # None: not locked; the role refuses it
+    receipt: str  # pkgutil package id
+    interpreter: str  # absolute path of the installed interpreter
+    universal2: bool
+    choice: str | None = None  # the free-threaded choice identifier, None for the default build
+
+    @property
+    def cache_name(self) -> str:
+        return self.url.rstrip("/").rpartition("/")[2]
+
+    def choices_xml(self) -> str | None:
+        """The installer's choice-changes plist selecting the free-threaded framework."""
+        if self.choice is None:
+            return None
+        return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+                '<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" '
+                '"http://www.apple.com/DTDs/PropertyList-1.0.dtd">\n'
+                '<plist version="1.0">\n<array>\n  <dict>\n'
+                '    <key>attributeSetting</key>\n    <integer>1</integer>\n'
+                '    <key>choiceAttribute</key>\n    <string>selected</string>\n'
+                f'    <key>choiceIdentifier</key>\n    <string>{self.choice}</string>\n'
+                '  </dict>\n</array>\n</plist>\n')
+
+
+@dataclass(frozen=True)
+class SourceBuild:
+    """A source tarball pinned by the matrix (pyenv, Python 2.7, OpenSSL)."""
+
+    name: str
+    version: str
+    url: str
+    sha256: str | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cache_name(self) -> str:
+        return self.url.rstrip("/").rpartition("/")[2]
+
+
+def pkg_installs(sel: Selection) -> list[PkgInstall]:
+    """The python.org installers of the host's selection (the pyenv 2.7 is not one)."""
+    settings = sel.settings
+    assert isinstance(settings, MacosSettings)
+    mac = sel.matrix.macos
+    found = []
+    for py in sel.pythons:
+        m = py.macos
+        if m is None or m.source == "pyenv_ucs4":
+            continue
+        free = m.source == "pkg_freethreaded"
+        url = str(mac["pkg_url"]).format(version=m.pkg_version, pkg_suffix=m.pkg_suffix)
+        found.append(PkgInstall(
+            python=py.id, version=m.pkg_version, url=settings.via_mirror(url), sha256=m.sha256,
+            receipt=str(mac["receipt_freethreaded" if free else "receipt"]).format(
+                minor=py.minor),
+            interpreter=str(mac["framework_python_freethreaded" if free else
+                                "framework_python"]).format(minor=py.minor),
+            universal2=m.universal2,
+            choice=str(mac["freethreaded_choice"]).format(minor=py.minor) if free else None))
+    return found
+
+
+def wants_ucs4(sel: Selection) -> bool:
+    return any(py.macos is not None and py.macos.source == "pyenv_ucs4" for py in sel.pythons)
+
+
+def source_builds(matrix: Matrix, settings: MacosSettings) -> dict[str, SourceBuild]:
+    """pyenv, Python 2.7's source and OpenSSL as the matrix pins them, through the mirror."""
+    mac = matrix.macos
+    pyenv = dict(mac["pyenv"])  # type: ignore[call-overload]
+    ucs4 = dict(mac["pyenv_ucs4"])  # type: ignore[call-overload]
+    ssl = dict(mac["openssl"])  # type: ignore[call-overload]
+    return {
+        "pyenv": SourceBuild("pyenv", str(pyenv["version"]), settings.via_mirror(
+            str(pyenv["url"]).format(version=pyenv["version"])), pyenv.get("sha256")),
+        "python27": SourceBuild("Python", str(ucs4["version"]),
+                                settings.via_mirror(str(ucs4["source_url"])),
+                                ucs4.get("source_sha256"),
+                                {"configure_opts": ucs4["configure_opts"],
+                                 "expected_maxunicode": int(ucs4["expected_maxunicode"])}),
+        "openssl": SourceBuild("openssl", str(ssl["version"]), settings.via_mirror(
+            str(ssl["url"]).format(version=ssl["version"])), ssl.get("sha256"),
+            {"configure_flags": list(ssl["configure_flags"]),
+             "arch_cflags": dict(ssl.get("arch_cflags") or {}),
+             "min_macos": dict(ssl["min_macos"])}),
+    }
 
 
 class Macos(Platform):
     name = "macos"
     settings_type = MacosSettings
+    roles = ("macos_base", "macos_pythons", "macos_pyenv_ucs4", "macos_openssl", "macos_health")
     kernels = ("Darwin",)
 
     def check_arch(self, r: Reader, index: int, arch: str, py: Python, tag: str) -> None:
@@ -31,3 +155,18 @@ class Macos(Platform):
             return
         raise r.child("arches").fail(index, f"Python {py.id} has no {arch} build on macOS; it "
                                      f"has {', '.join(py.macos.arches)}")
+
+    def complete(self, r: Reader, sel: Selection) -> None:
+        """Refuse, before anything connects, what the roles would refuse on the host."""
+        settings = sel.settings
+        assert isinstance(settings, MacosSettings)
+        for index, py in enumerate(sel.pythons):
+            m = py.macos
+            if m is not None and m.source != "pyenv_ucs4" and not m.sha256:
+                raise r.child("pythons").fail(index, f"Python {py.id}'s macOS installer has no "
+                                              "sha256 in the matrix; lock it in the fleet's "
+                                              "matrix overlay (never installed unverified)")
+        ssl = source_builds(sel.matrix, settings)["openssl"]
+        if settings.openssl_version and settings.openssl_version != ssl.version:
+            raise r.fail("openssl_version", f"the matrix pins OpenSSL {ssl.version}; change "
+                         f"the matrix (overlay), not the host, got {settings.openssl_version!r}")

@@ -113,11 +113,12 @@ class ParseLimits:
 def too_many(what: str, found: int, limit: int, unit: str = "", file: str = "") -> BudgetExceeded:
     """The uniform message of a count or size budget: what, the value found, the limit."""
     if unit == "bytes":
-        return BudgetExceeded(f"{what} is {_size(found)} (budget {_size(limit)})", file)
+        return BudgetExceeded(f"{what} is {size_text(found)} (budget {size_text(limit)})", file)
     return BudgetExceeded(f"{what}: {found} (budget {limit})", file)
 
 
-def _size(n: int) -> str:
+def size_text(n: int) -> str:
+    """A byte count for messages: 1.5 GiB, 300.0 MiB, 12 bytes."""
     for unit, factor in (("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
         if n >= factor:
             return f"{n / factor:.1f} {unit}"

@@ -24,6 +24,7 @@ from .budgets import (
     Deadline,
     OutOfTime,
     ParseLimits,
+    size_text,
     too_many,
 )
 from .checks import ALL_BINARY_CHECKS, PURE_WHEEL_CHECKS
@@ -102,9 +103,10 @@ def _check_archive(archive: WheelArchive, budgets: Budgets, deadline: Deadline,
             continue
         inflated += info.file_size
         if inflated > budgets.wheel_bytes:
-            problems.add(Problem(BUDGET_EXCEEDED, info.filename, str(too_many(
-                "the members up to this one inflate to more than the budget per wheel; "
-                "the rest were not read: total", inflated, budgets.wheel_bytes, "bytes"))))
+            problems.add(Problem(
+                BUDGET_EXCEEDED, info.filename,
+                f"the members up to this one inflate to {size_text(inflated)}, over the budget "
+                f"of {size_text(budgets.wheel_bytes)} per wheel; the rest were not read"))
             break
         try:
             binary = _read_member(archive, info, record, claims, budgets, deadline)
@@ -146,8 +148,8 @@ def _record_verifier(archive: WheelArchive, budgets: Budgets, deadline: Deadline
 def _refuse_member(info: zipfile.ZipInfo, budgets: Budgets) -> str | None:
     """Why a member is not read at all (its declared size is beyond a budget), or None."""
     if info.file_size > budgets.member_bytes:
-        return str(too_many("member inflates to", info.file_size, budgets.member_bytes,
-                            "bytes"))
+        return str(too_many("the member's uncompressed size", info.file_size,
+                            budgets.member_bytes, "bytes"))
     ratio = info.file_size / max(info.compress_size, 1)
     if info.file_size > budgets.ratio_applies_above and ratio > budgets.compression_ratio:
         return (f"member inflates {info.file_size} bytes from {info.compress_size} "

@@ -34,8 +34,8 @@ ALL_BINARY_CHECKS: tuple[BinaryCheck, ...] = (
     windows_crt.check,
     exec_stack.check,
     abi3.check,
+    pure_wheel.check,  # on platform wheels: only when WHEEL says Root-Is-Purelib: true
 )
 
-# Pure wheels (``*-none-any``) get only this one; it also runs on platform wheels whose WHEEL
-# says Root-Is-Purelib: true.
+# Pure wheels (``*-none-any``) get only this one.
 PURE_WHEEL_CHECKS: tuple[BinaryCheck, ...] = (pure_wheel.check,)

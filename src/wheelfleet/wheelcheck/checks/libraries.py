@@ -12,7 +12,7 @@ from __future__ import annotations
 import posixpath
 
 from ..binary_facts import ElfFacts, MachOFacts, MachOSlice, PEFacts
-from ..matrix_facts import claimed_windows_pythons, matrix
+from ..matrix_facts import claimed_windows_pythons, is_vc_runtime, matches, matrix
 from ..report import EXTERNAL_LIBRARY_NOT_BUNDLED, Problem
 from ..wheel_contents import WheelBinary, WheelContents
 from ..windows_dlls import is_provided_by_windows_or_python
@@ -150,12 +150,15 @@ def _pe_missing(facts: PEFacts, contents: WheelContents) -> list[str]:
     # CPython's installer ships the C runtime of its compiler family (MSVCR90.DLL with 2.7,
     # MSVCR100.DLL with 3.3/3.4); which one is the matrix's.
     compilers = matrix().windows_compilers
-    shipped = {compilers[p.windows.compiler].runtime.lower()
-               for p in claimed_windows_pythons(contents.claims.interpreters) if p.windows}
+    families = [compilers[p.windows.compiler]
+                for p in claimed_windows_pythons(contents.claims.interpreters) if p.windows]
+    shipped = {family.runtime.lower() for family in families}
     for dll in facts.needed:
         if (is_provided_by_windows_or_python(dll) or dll.lower() in shipped
                 or contents.has_basename(dll)):
             continue
+        if is_vc_runtime(dll) and any(not matches(dll.lower(), f.runtime_dlls) for f in families):
+            continue  # another compiler family's runtime: windows-crt-mismatch says so
         missing.append(
             f"imports {dll}, which is neither bundled in the wheel nor a Windows system DLL, "
             "API set or a DLL that CPython ships"

@@ -24,8 +24,7 @@ def check(binary: WheelBinary, contents: WheelContents) -> list[Problem]:
     if kind is None:
         return []
     if contents.claims.is_pure:
-        why = f"a pure wheel ({', '.join(sorted(contents.claims.platform_tags))}), which " \
-              "installs on every platform"
+        why = "a pure wheel (platform tag 'any'), which installs on every platform"
     elif contents.root_is_purelib:
         why = "a wheel whose WHEEL says Root-Is-Purelib: true"
     else:

@@ -1,0 +1,67 @@
+"""macos_health: what a Mac needs to run the health check on itself.
+
+The agent (host mode), the canary source, the host's macOS check plan, an offline wheelhouse of
+the canary's pinned build requirements and a tools venv holding delocate at the matrix's pin.
+Converging it twice changes nothing the second time; *running* the check is a read
+(``wheelfleet.facts.health.WheelHealthRecords``), done by ``wheelfleet health`` / verify.
+
+Proof level: spec (tests/spec/operations/wheelhouse.wheelhouse: the wheelhouse operation with
+a Mac's Python) and unit (tests/test_macos_health.py: the plan it uploads).  No Mac has been
+converged with it: there is none here.
+"""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+from pyinfra.api import deploy
+from pyinfra.operations import files, pip
+
+from wheelfleet.canary import project_dir
+from wheelfleet.health.macos_plan import TOOLS_VENV, build_plan, tools_python, wheelhouse_dir
+from wheelfleet.health.plan import AGENT, CANARY_DIR, HEALTH_DIR, PLAN, packaged
+from wheelfleet.operations.wheelhouse import wheelhouse
+from wheelfleet.platforms.macos import MacosSettings
+from wheelfleet.selection import Selection
+
+
+@deploy("macos_health")
+def macos_health(selection: Selection) -> None:
+    """
+    Install the health agent, the canary source, the host's macOS check plan, a wheelhouse of
+    the canary's pinned build requirements and delocate (pinned) in a tools venv.
+
+    + selection: the host's validated matrix selection (a macOS host)
+
+    **Example:**
+
+    .. code:: python
+
+        macos_health(selection=current_selection())
+    """
+    settings = selection.settings
+    assert isinstance(settings, MacosSettings), "macos_health converges macOS hosts only"
+    python = tools_python(selection)
+
+    files.directory(name="Health check directory", path=HEALTH_DIR)
+    files.put(name="Health agent", src=packaged("health/agent.py"), dest=AGENT, mode="755")
+    root = project_dir()
+    for src in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        rel = src.relative_to(root).as_posix()
+        files.put(name=f"Canary source {rel}", src=str(src), dest=f"{CANARY_DIR}/{rel}",
+                  create_remote_dir=True)
+    plan = json.dumps(build_plan(selection), indent=1, sort_keys=True) + "\n"
+    files.put(name="Health check plan (macOS, on the host)", src=StringIO(plan), dest=PLAN)
+
+    wheelhouse(name="Wheelhouse of canary build requirements", path=wheelhouse_dir(settings),
+               requirements=selection.matrix.canary_build_requirements, python=python,
+               _timeout=900)
+
+    tools = [f"{name}=={version}" for name, version
+             in selection.matrix.tool_pins("macos").items()]
+    pip.venv(name=f"Venv for pinned repair tools ({python})", path=TOOLS_VENV, python=python,
+             _timeout=300)
+    pip.packages(name=f"Pinned repair tools ({', '.join(tools)})", packages=tools,
+                 virtualenv=TOOLS_VENV, virtualenv_kwargs={"python": python, "venv": True},
+                 _timeout=900)

@@ -1,0 +1,1 @@
+"""pyinfra connectors shipped with wheelfleet (registered as entry points, see pyproject)."""
