@@ -184,7 +184,7 @@ def test_universal2_build_repair_install_and_import_commands(tmp_path):
         [py, "-m", "pip", "install", "--no-index", "--find-links",
          "/Library/Caches/wheelfleet/wheelhouse", "--target", "/w/c/bdeps",
          "setuptools==80.9.0", "wheel==0.45.1"],
-        [py, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w",
+        [py, "-m", "pip", "wheel", "-v", "--no-deps", "--no-build-isolation", "--no-index", "-w",
          "/w/c/dist", "/w/c/src"]]
     env = agent.build_env(plan, check, "/w/c/bdeps")
     assert {k: env[k] for k in ("ARCHFLAGS", "MACOSX_DEPLOYMENT_TARGET", "_PYTHON_HOST_PLATFORM",
@@ -246,10 +246,11 @@ def test_host_commands_inherit_nothing_that_changes_a_build(monkeypatch):
 
 
 def local_pythons() -> list[str]:
-    found = [sys.executable]
-    two = shutil.which("python2.7") or next(
-        (str(p) for p in sorted(Path.home().glob(".pyenv/versions/2.7*/bin/python2.7"))), None)
-    return found + ([two] if two else [])
+    """This machine's Python, and a real CPython 2.7 binary if one is installed (pyenv's
+    shims need pyenv's own environment: the binary itself is taken)."""
+    candidates = [str(p) for p in sorted(Path.home().glob(".pyenv/versions/2.7*/bin/python2.7"))]
+    candidates += [p for p in (shutil.which("python2.7"),) if p and "/shims/" not in p]
+    return [sys.executable] + candidates[:1]
 
 
 @pytest.mark.parametrize("python", local_pythons())
@@ -606,6 +607,8 @@ def test_agent_checks_for_a_mac_judges_its_wheels_with_wheelcheck(tmp_path):
         pytest.skip(f"{err} is not installed here")
     tag = "cp312-cp312-macosx_10_13_universal2"
     so = "wheelfleet_canary.cpython-312-darwin.so"
+    (tmp_path / "good").mkdir()
+    (tmp_path / "thin").mkdir()
     good = make_wheel(tmp_path / "good", tag, {so: fat.read_bytes()}, dist="wheelfleet_canary")
     thin = make_wheel(tmp_path / "thin", tag, {so: x86.read_bytes()}, dist="wheelfleet_canary")
     sel = mac({"pythons": ["3.12", "3.13"], "arches": ["universal2"], "health_timeout": 200})
@@ -628,3 +631,77 @@ def test_agent_checks_for_a_mac_judges_its_wheels_with_wheelcheck(tmp_path):
                      "clang (macos)": "Apple clang version 15.0.0 (clang-1500.3.9.4)"}
     assert [name for name, _ in host.facts] == ["WheelHealthRecords"]  # no engine asked
     assert host.facts[0][1]["_timeout"] == 200 * 1 + 130  # two checks, two at a time
+
+
+# --- the role ---------------------------------------------------------------------------------
+
+
+class Recorder:
+    """Stands in for pyinfra's operation modules: records each operation call."""
+
+    def __init__(self, calls: list, prefix: str):
+        self.calls, self.prefix = calls, prefix
+
+    def __getattr__(self, name: str):
+        return lambda **kwargs: self.calls.append((f"{self.prefix}{name}", kwargs))
+
+
+def test_the_role_uploads_the_plan_and_pins_delocate_as_root(monkeypatch):
+    """spec: the operations roles/macos_health calls, with their arguments (nothing runs;
+    idempotency is the operations': pyinfra's files/pip and the wheelhouse spec cases)."""
+    import importlib
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    role = importlib.import_module("roles.macos_health")
+    calls: list = []
+    monkeypatch.setattr(role, "files", Recorder(calls, "files."))
+    monkeypatch.setattr(role, "pip", Recorder(calls, "pip."))
+    monkeypatch.setattr(role, "wheelhouse", Recorder(calls, "").__getattr__("wheelhouse"))
+    sel = mac({"pythons": ["3.12", "3.13t"], "arches": ["universal2"]})
+    role.macos_health.__wrapped__(selection=sel)
+
+    ops = dict(calls)
+    assert all(kwargs.get("_sudo") for _, kwargs in calls)
+    uploads = {kwargs["dest"]: kwargs["src"] for op, kwargs in calls if op == "files.put"}
+    plan = json.loads(uploads["/opt/wheelfleet/health/plan.json"].getvalue())
+    assert plan == json.loads(json.dumps(build_plan(sel)))
+    assert uploads["/opt/wheelfleet/health/agent.py"] == str(AGENT)
+    assert "/opt/wheelfleet/health/canary/src/canary.c" in uploads
+    python = f"{FRAMEWORK}/3.12/bin/python3.12"
+    assert {k: ops["wheelhouse"][k] for k in ("path", "python", "download_timeout")} == {
+        "path": "/Library/Caches/wheelfleet/wheelhouse", "python": python,
+        "download_timeout": None}
+    assert ops["pip.venv"]["path"] == TOOLS_VENV and ops["pip.venv"]["python"] == python
+    assert ops["pip.packages"]["packages"] == ["delocate==0.13.0"]
+    assert ops["pip.packages"]["virtualenv"] == TOOLS_VENV
+    assert all("_timeout" in ops[op] for op in ("wheelhouse", "pip.venv", "pip.packages"))
+
+
+def oldest_local_python3() -> str | None:
+    """A CPython 3.9 here, the version of a Mac's /usr/bin/python3 (Command Line Tools)."""
+    found = sorted(Path.home().glob(".pyenv/versions/3.9*/bin/python3.9"))
+    which = shutil.which("python3.9")
+    return str(found[0]) if found else (which if which and "/shims/" not in which else None)
+
+
+@pytest.mark.skipif(oldest_local_python3() is None, reason="no CPython 3.9 installed here")
+def test_the_agent_runs_host_checks_under_python_3_9(tmp_path):
+    """unit: the agent itself, started by a real CPython 3.9 (what `python3` is on a Mac with
+    the Command Line Tools), over a host plan: an arm64 check on an Intel node is not-run, a
+    universal2 check whose interpreter is missing fails at its interpreter step; every record
+    is schema-valid.  Stand-in: sysctl (answers "not arm64")."""
+    tools = {"sysctl": stand_in(tmp_path / "bin/sysctl", "exit 1\n"), "cc": "gcc"}
+    checks = [plan_check("3.12", "arm64"),
+              dict(plan_check("3.12", "universal2"), interpreter="/nonexistent/python3.12")]
+    plan = host_plan(tmp_path, tools=tools, tools_venv="/nonexistent", checks=checks)
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    proc = subprocess.run([oldest_local_python3(), str(AGENT), str(tmp_path / "plan.json")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    not_run, missing = json.loads(proc.stdout)
+    assert not_run["status"] == "not-run", not_run
+    assert (missing["status"], missing["step"], missing["exit_code"]) == (
+        "failed", "interpreter", 127), missing
+    assert missing["diagnosis"] == "interpreter is broken or missing (exit 127)"
+    for record in (not_run, missing):
+        from_node(record, "mac-1")

@@ -4,10 +4,12 @@ The agent (host mode), the canary source, the host's macOS check plan, an offlin
 the canary's pinned build requirements and a tools venv holding delocate at the matrix's pin.
 Converging it twice changes nothing the second time; *running* the check is a read
 (``wheelfleet.facts.health.WheelHealthRecords``), done by ``wheelfleet health`` / verify.
+Everything it writes is root's (``_sudo``), like the other macOS roles; the agent only reads it.
+macOS has no GNU ``timeout``: long steps are bounded by pyinfra's ``_timeout``.
 
-Proof level: spec (tests/spec/operations/wheelhouse.wheelhouse: the wheelhouse operation with
-a Mac's Python) and unit (tests/test_macos_health.py: the plan it uploads).  No Mac has been
-converged with it: there is none here.
+Proof level: spec (tests/spec/operations/wheelhouse.wheelhouse: the wheelhouse operation as
+this role calls it) and unit (tests/test_macos_health.py: the plan it uploads).  No Mac has
+been converged with it: there is none here.
 """
 
 from __future__ import annotations
@@ -44,24 +46,26 @@ def macos_health(selection: Selection) -> None:
     assert isinstance(settings, MacosSettings), "macos_health converges macOS hosts only"
     python = tools_python(selection)
 
-    files.directory(name="Health check directory", path=HEALTH_DIR)
-    files.put(name="Health agent", src=packaged("health/agent.py"), dest=AGENT, mode="755")
+    files.directory(name="Health check directory", path=HEALTH_DIR, _sudo=True)
+    files.put(name="Health agent", src=packaged("health/agent.py"), dest=AGENT, mode="755",
+              _sudo=True)
     root = project_dir()
     for src in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         rel = src.relative_to(root).as_posix()
         files.put(name=f"Canary source {rel}", src=str(src), dest=f"{CANARY_DIR}/{rel}",
-                  create_remote_dir=True)
+                  create_remote_dir=True, _sudo=True)
     plan = json.dumps(build_plan(selection), indent=1, sort_keys=True) + "\n"
-    files.put(name="Health check plan (macOS, on the host)", src=StringIO(plan), dest=PLAN)
+    files.put(name="Health check plan (checks on the Mac itself)", src=StringIO(plan), dest=PLAN,
+              _sudo=True)
 
     wheelhouse(name="Wheelhouse of canary build requirements", path=wheelhouse_dir(settings),
                requirements=selection.matrix.canary_build_requirements, python=python,
-               _timeout=900)
+               download_timeout=None, _sudo=True, _timeout=900)
 
     tools = [f"{name}=={version}" for name, version
              in selection.matrix.tool_pins("macos").items()]
     pip.venv(name=f"Venv for pinned repair tools ({python})", path=TOOLS_VENV, python=python,
-             _timeout=300)
+             _sudo=True, _timeout=300)
     pip.packages(name=f"Pinned repair tools ({', '.join(tools)})", packages=tools,
                  virtualenv=TOOLS_VENV, virtualenv_kwargs={"python": python, "venv": True},
-                 _timeout=900)
+                 _sudo=True, _timeout=900)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,17 @@ from wheelfleet.settings import HostSettings
 # pass through; anything else is a typo until proven otherwise.
 SELECTION_KEYS = ["pythons", "arches", "matrix_overlay"]
 PASS_THROUGH = re.compile(r"^(ssh_|winrm_|_|pyinfra_)")
+
+
+@cache
+def connector_keys() -> frozenset[str]:
+    """Host-data keys pyinfra's connectors read (``fake_responses``, ``docker_*`` …): theirs."""
+    from pyinfra.api.connectors import get_all_connectors
+
+    keys: set[str] = set()
+    for connector in get_all_connectors().values():
+        keys.update(getattr(connector, "data_meta", {}) or {})
+    return frozenset(keys)
 
 
 @dataclass
@@ -50,7 +62,8 @@ class Selection:
 
 
 def platform_of(host: str, groups: list[str], file: str) -> str:
-    found = [g for g in groups if g in PLATFORMS]
+    # A connector may list a group twice (pyinfra's @fake does): count each name once.
+    found = sorted({g for g in groups if g in PLATFORMS})
     if len(found) != 1:
         what = "no platform group" if not found else f"several platform groups ({', '.join(found)})"
         raise InputError(file, host, f"host is in {what}; expected exactly one of "
@@ -70,7 +83,8 @@ def select_for_host(host: str, groups: list[str], data: dict[str, Any], file: st
     platform = platform_of(host, groups, file)
     plat = platforms.platform(platform)
     r = Reader(data, file, f"{host}")
-    ours = {k: v for k, v in data.items() if not PASS_THROUGH.match(str(k))}
+    ours = {k: v for k, v in data.items()
+            if not PASS_THROUGH.match(str(k)) and k not in connector_keys()}
     reject_unknown_keys(r, ours, SELECTION_KEYS + list(plat.selection_keys)
                         + plat.settings_type.keys())
 

@@ -112,6 +112,12 @@ def shake_record(directory: Path) -> Path:
     return make_wheel(directory, PURE, MODULE, dist="shake", edit_record=edit)
 
 
+def exploding_tag_line(directory: Path) -> Path:
+    """A WHEEL whose one Tag line is a compressed tag set of 340^3 (39 million) tags."""
+    parts = [".".join(f"{prefix}{i}" for i in range(340)) for prefix in ("py", "abi", "plat")]
+    return make_wheel(directory, PURE, MODULE, dist="tagbomb", wheel_tags=["-".join(parts)])
+
+
 UNSAFE_NAMES = ["../../evil.pth", "/etc/cron.d/evil", "pkg\\evil.py", "C:/evil.py"]
 
 

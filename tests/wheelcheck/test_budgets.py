@@ -173,6 +173,20 @@ def test_pool_kills_a_wheel_over_the_hard_timeout_and_reports_the_rest(
     assert check_wheels([good], timeout=60)[0].ok
 
 
+def test_worker_heap_cap_stops_a_runaway_and_the_worker_goes_on(tmp_path: Path) -> None:
+    """A worker's heap is capped (RLIMIT_DATA): with a cap far below what a 1.5 million row
+    RECORD needs, that wheel gets internal-error: MemoryError, and the same worker then
+    checks the next wheel normally."""
+    runaway = hostile.record_rows(tmp_path, 1_500_000, "runaway")
+    good = make_wheel(tmp_path, hostile.PURE, hostile.MODULE, dist="good")
+    reports = check_wheels([runaway, good], jobs=1,
+                           budgets=Budgets(worker_memory_bytes=40 * MiB))
+    assert reports[0].problems == [
+        Problem(INTERNAL_ERROR, "", "wheelcheck failed: MemoryError")
+    ]
+    assert reports[1].ok
+
+
 def test_controller_validation_fails_the_check_not_the_run(tmp_path: Path) -> None:
     """The controller fetches each repaired wheel from its node and judges it: a hostile one
     fails that check's record at ``validate``; nothing is raised."""

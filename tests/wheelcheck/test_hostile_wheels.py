@@ -104,6 +104,11 @@ def hostile_wheels(
             lambda: hostile.lying_member(d, "local-name"),
             [(UNREADABLE_WHEEL, "pkg/data.py", "local header names 'pkg/evil.py'")],
         ),
+        "wheel-tag-line-of-39-million-tags": (
+            lambda: hostile.exploding_tag_line(d),
+            [(BUDGET_EXCEEDED, "tagbomb-1.0.dist-info/WHEEL",
+              "tags the WHEEL Tag lines expand to: 39304000 (budget 10000)")],
+        ),
         "120000-entries": (
             lambda: hostile.many_entries(d, 120_000),
             [(BUDGET_EXCEEDED, "", "entries in the zip: 120004 (budget 100000)")],
@@ -137,6 +142,7 @@ CASES = [
     "member-crc-lies",
     "member-size-lies",
     "member-local-name-lies",
+    "wheel-tag-line-of-39-million-tags",
     "120000-entries",
 ]
 
@@ -180,6 +186,15 @@ def test_record_of_missing_files_lists_100_problems_and_counts_the_rest(tmp_path
     assert report.problems[-1].message == (
         "4900 more problems found but not listed (at most 100 are listed per wheel)"
     )
+
+
+def test_a_musllinux_tag_from_the_future_is_judged_at_once(tmp_path: Path) -> None:
+    """musllinux_1_4000000000: the policy is looked up from the newest musl auditwheel could
+    know, not by counting down four billion minor versions."""
+    wheel = make_wheel(tmp_path, "cp312-cp312-musllinux_1_4000000000_x86_64", hostile.MODULE)
+    result = check_wheel_cli(wheel)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)[0]["ok"] is True
 
 
 @pytest.mark.slow

@@ -7,7 +7,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from real_wheels import CACHE_DIR
+from real_wheels import fetch
+from test_real_wheels import REAL_WHEELS
 from wheelcheck_builders import (
     EXT_PY2_NARROW_SOURCE,
     EXT_PY2_WIDE_SOURCE,
@@ -119,10 +120,9 @@ def test_python2_unicode_width(
 
 def test_real_wide_unicode_wheel_retagged_narrow(tmp_path: Path) -> None:
     """The real cffi cp27mu wheel (pinned in test_real_wheels) repacked under cp27m."""
-    real = CACHE_DIR.expanduser() / "cffi-1.15.1-cp27-cp27mu-manylinux1_x86_64.whl"
-    if not real.is_file():
-        pytest.skip("the pinned cffi cp27mu wheel is downloaded by test_real_wheels")
-    with zipfile.ZipFile(real) as archive:
+    (pinned,) = [w for w in REAL_WHEELS
+                 if w.filename == "cffi-1.15.1-cp27-cp27mu-manylinux1_x86_64.whl"]
+    with zipfile.ZipFile(fetch(pinned)) as archive:
         module = archive.read("_cffi_backend.so")
     assert check_wheel(make_wheel(tmp_path, "cp27-cp27mu-manylinux1_x86_64",
                                   {"_cffi_backend.so": module})).ok

@@ -23,6 +23,7 @@ from wheelfleet.wheelcheck import Problem, check_wheel
 from wheelfleet.wheelcheck.report import (
     EXTERNAL_LIBRARY_NOT_BUNDLED,
     MACOS_MIN_VERSION_ABOVE_TAG,
+    PYTHON_ABI_MISMATCH,
     SYMBOLS_TOO_NEW,
     TAG_METADATA_MISMATCH,
 )
@@ -457,6 +458,12 @@ REAL_WHEELS = [
         "3.11",
         "orjson-3.10.15-cp311-cp311-macosx_10_15_x86_64.macosx_11_0_arm64.macosx_10_15_universal2.whl",
     ),
+    RealWheel(
+        "ruamel.yaml.clib==0.2.12",
+        "manylinux2014_aarch64",
+        "3.12",
+        "ruamel.yaml.clib-0.2.12-cp312-cp312-manylinux2014_aarch64.whl",
+    ),
     RealWheel("lxml==5.3.0", "win_amd64", "3.12", "lxml-5.3.0-cp312-cp312-win_amd64.whl"),
     RealWheel("greenlet==3.1.1", "win_amd64", "3.12", "greenlet-3.1.1-cp312-cp312-win_amd64.whl"),
 ]
@@ -499,6 +506,18 @@ KNOWN_VIOLATIONS: dict[str, list[Problem]] = {
             "psutil-5.9.8.dist-info/WHEEL",
             "filename has cp27-none-win_amd64 not in WHEEL; WHEEL has cp27-cp27m-win_amd64 "
             "not in the filename",
+        )
+    ],
+    # The aarch64 wheel's extension is AArch64 code (`readelf -h`: "Machine: AArch64") named
+    # with the x86_64 multiarch triplet, so CPython on aarch64, which looks for
+    # .cpython-312-aarch64-linux-gnu.so, never imports it (ruamel.yaml silently falls back to
+    # its pure-Python loader).
+    "ruamel.yaml.clib-0.2.12-cp312-cp312-manylinux2014_aarch64.whl": [
+        Problem(
+            PYTHON_ABI_MISMATCH,
+            "_ruamel_yaml.cpython-312-x86_64-linux-gnu.so",
+            "extension suffix .cpython-312-x86_64-linux-gnu is for x86_64 Linux; the wheel is "
+            "tagged for aarch64",
         )
     ],
     "orjson-3.10.15-cp311-cp311-musllinux_1_2_x86_64.whl": [

@@ -94,10 +94,13 @@ class CertificateAuthority:
     def path(self) -> Path:
         return self.directory / f"{self.name}.pem"
 
-    def issue(self, label: str) -> tuple[Path, Path]:
-        """(certificate, key) for 127.0.0.1 and localhost, signed by this CA."""
+    def issue(self, label: str, client: bool = False) -> tuple[Path, Path]:
+        """(certificate, key) signed by this CA: a server certificate for 127.0.0.1 and
+        localhost, or (``client``) a client certificate whose common name is ``label``."""
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
+        usage = x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH if client else None
+        usage = usage or x509.oid.ExtendedKeyUsageOID.SERVER_AUTH
         cert = (
             x509.CertificateBuilder()
             .subject_name(_name(label))
@@ -112,9 +115,7 @@ class CertificateAuthority:
                 ),
                 critical=False,
             )
-            .add_extension(
-                x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-            )
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
                 critical=False,
@@ -165,7 +166,10 @@ def read_log(path: Path) -> list[bytes]:
 class Peer:
     """One wsman_peer.py subprocess on 127.0.0.1 and the logs it writes."""
 
-    def __init__(self, directory: Path, credentials: Credentials, **config: object):
+    def __init__(
+        self, directory: Path, credentials: Credentials, record: bool = True, **config: object
+    ):
+        """``record``: keep the wire and decrypted logs (off for bulk transfers)."""
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.root = directory / "fs"
@@ -178,8 +182,8 @@ class Peer:
             "root": str(self.root),
             "users_file": str(credentials.users_file),
             "admins": [ADMIN],
-            "wire_log": str(self.wire_log),
-            "plain_log": str(self.plain_log),
+            "wire_log": str(self.wire_log) if record else None,
+            "plain_log": str(self.plain_log) if record else None,
             "events_log": str(self.events_log),
             **{k: str(v) if isinstance(v, Path) else v for k, v in config.items()},
         }

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from peer_fixture import Credentials, Peer
+from peer_fixture import CertificateAuthority, Credentials, Peer
 from pyinfra.api import StringCommand
 from pyinfra.api.exceptions import ConnectError
 from pyinfra.api.host import Host
@@ -76,6 +76,7 @@ def test_exit_codes_stderr_env_chdir_and_stdin(
 def test_refusals_are_one_line_and_run_nothing(
     connect: Callable[..., Host], http_peer: Peer
 ) -> None:
+    """Arguments Windows cannot honour fail the command in one line before anything runs."""
     host = connect(http_peer)
     before = count(http_peer, "Command")
     for arguments, cause in (
@@ -120,7 +121,9 @@ def test_timeout_signals_the_command_and_keeps_the_shell(
     assert run(host, "Write-Output 'still here'") == (True, ["still here"], [])
 
 
-def test_files_round_trip_with_hash_checks(connect: Callable[..., Host], http_peer: Peer) -> None:
+def test_files_round_trip_with_hash_checks(
+    connect: Callable[..., Host], http_peer: Peer, tmp_path: Path
+) -> None:
     """Upload and download through one PowerShell process each, sealed over http; the
     transfer scripts' file I/O is the peer's stand-in, the chunking and hashes are real."""
     host = connect(http_peer)
@@ -132,23 +135,33 @@ def test_files_round_trip_with_hash_checks(connect: Callable[..., Host], http_pe
     back = io.BytesIO()
     assert host.get_file("C:\\Users\\builder\\one.bin", back)
     assert back.getvalue() == data
+    local = tmp_path / "one.bin"
+    assert host.get_file("C:\\Users\\builder\\one.bin", str(local))
+    assert local.read_bytes() == data and [p.name for p in tmp_path.iterdir()] == ["one.bin"]
     sends = [p for p in http_peer.plain() if b"/shell/Send<" in p]
     assert max(len(p) for p in sends) <= host.connector.max_envelope  # type: ignore[attr-defined]
 
 
-def test_a_100_mb_upload(connect: Callable[..., Host], https_peer: Peer, tmp_path: Path) -> None:
+def test_a_100_mb_upload(
+    connect: Callable[..., Host],
+    start_peer: Callable[..., Peer],
+    trusted_ca: CertificateAuthority,
+    tmp_path: Path,
+) -> None:
     """100 MB over HTTPS in chunks sized from the peer's MaxEnvelopeSizekb (500), read by
     the connector from the config resource (the user is an administrator)."""
     source = tmp_path / "big.bin"
     with open(source, "wb") as handle:
         for _ in range(100):
             handle.write(os.urandom(1_000_000))
-    host = connect(https_peer, user="WINTEST\\admin")
+    cert, key = trusted_ca.issue("peer-bulk")
+    bulk = start_peer("bulk", record=False, cert=cert, key=key, max_envelope_kb=500)
+    host = connect(bulk, user="WINTEST\\admin")
     assert host.connector.max_envelope == 500 * 1024  # type: ignore[attr-defined]
     started = time.monotonic()
     assert host.put_file(str(source), "C:\\Users\\admin\\big.bin")
     elapsed = time.monotonic() - started
-    written = https_peer.root / "C" / "Users" / "admin" / "big.bin"
+    written = bulk.root / "C" / "Users" / "admin" / "big.bin"
     with open(written, "rb") as a, open(source, "rb") as b:
         assert (
             hashlib.file_digest(a, "sha256").digest() == hashlib.file_digest(b, "sha256").digest()
@@ -195,11 +208,10 @@ def test_connect_failures_are_one_line_without_secrets(
     http_peer: Peer,
     tmp_path: Path,
 ) -> None:
+    """Real NTLM and TLS failures (no scripted behaviour involved): one line naming the
+    endpoint and the cause, without the password, in bounded time."""
     wrong = tmp_path / "wrong"
     wrong.write_text("wrong-password\n")
-    untrusted = tmp_path / "other-ca.pem"
-    from peer_fixture import CertificateAuthority
-
     untrusted = CertificateAuthority(tmp_path / "ca", "elsewhere").path
     cases = [
         (https_peer, {"winrm_password_file": str(wrong)}, "credentials rejected (HTTP 401)"),
@@ -215,3 +227,38 @@ def test_connect_failures_are_one_line_without_secrets(
         assert message.startswith(f"winrm: {peer.scheme}://127.0.0.1:")
         assert credentials.password not in message
         assert time.monotonic() - started < 5
+
+
+def test_client_certificate_login(
+    connect: Callable[..., Host],
+    start_peer: Callable[..., Peer],
+    trusted_ca: CertificateAuthority,
+    untrusted_ca: CertificateAuthority,
+) -> None:
+    """The certificate transport: TLS client authentication, the peer mapping the
+    certificate's common name to a user (as a WSMan ClientCertificate mapping would). A
+    certificate from another CA fails the TLS handshake; one for an unknown user gets 401.
+    Protocol peer: Write-Output is scripted."""
+    cert, key = trusted_ca.issue("peer-mutual")
+    peer = start_peer("mutual", cert=cert, key=key, client_ca=trusted_ca.path)
+
+    def login(ca: CertificateAuthority, name: str) -> Host:
+        client_cert, client_key = ca.issue(name, client=True)
+        return connect(
+            peer,
+            winrm_transport="certificate",
+            winrm_cert_pem=str(client_cert),
+            winrm_cert_key_pem=str(client_key),
+        )
+
+    host = login(trusted_ca, "builder")
+    assert run(host, "Write-Output 'mutual'") == (True, ["mutual"], [])
+    assert "authenticated WINTEST\\builder with a client certificate" in peer.events()
+    for ca, name, cause in (
+        (untrusted_ca, "builder", "TLS"),
+        (trusted_ca, "nobody", "credentials rejected (HTTP 401)"),
+    ):
+        with pytest.raises(ConnectError) as info:
+            login(ca, name)
+        print(info.value.args[0])
+        assert cause in info.value.args[0] and "\n" not in info.value.args[0], info.value.args[0]

@@ -24,6 +24,7 @@ TERMINATE = SignalCode.TERMINATE
 
 
 def pywinrm_session(peer: Peer, user: str, password: str, **kwargs: object) -> winrm.Session:
+    kwargs.setdefault("ca_trust_path", None)  # never the environment's CA bundle
     return winrm.Session(peer.url, auth=(user, password), transport="ntlm", proxy=None, **kwargs)
 
 
@@ -179,6 +180,7 @@ def test_operation_timeout_faults(http_peer: Peer, credentials: Credentials) -> 
         password=credentials.password,
         operation_timeout_sec=1,
         read_timeout_sec=5,
+        ca_trust_path=None,  # type: ignore[arg-type]
         proxy=None,
     )
     shell = protocol.open_shell()
@@ -218,7 +220,7 @@ def test_envelope_limits(
     small = start_peer("small-envelope", max_envelope_kb=64)
     protocol = winrm.Protocol(
         small.url, transport="ntlm", username=credentials.user, password=credentials.password,
-        proxy=None,
+        proxy=None, ca_trust_path=None,  # type: ignore[arg-type]
     )  # fmt: skip
     shell = protocol.open_shell()
     command = protocol.run_command(shell, "cmd", ["/c", "echo", "x"])

@@ -194,3 +194,12 @@ def test_error_lines_never_carry_the_password() -> None:
     s = resolve_settings("w", dict(DATA), ENV)
     line = describe_error(RuntimeError("oops Pw-secret-value\nsecond line"), s)
     assert line == "RuntimeError: oops *** second line"
+
+
+def test_the_readme_listener_setup_parses() -> None:
+    """The PowerShell README asks an administrator to run (syntax only: not run here)."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("## Reaching Windows hosts", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```powershell\n(.*?)```", section, flags=re.DOTALL)
+    assert len(blocks) == 1 and "New-Item -Path WSMan:" in blocks[0]
+    assert_parses(blocks[0])

@@ -63,6 +63,7 @@ ENVELOPE_NS = (
 TIMED_OUT = 2150858793
 BAD_COMMAND = 2150858843
 MACHINE = "WIN-PEER"
+CERT_PROFILE = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual"
 
 
 class Fault(Exception):
@@ -426,6 +427,14 @@ class ScriptedProcess:
             self.ok = True
         elif text == "[Console]::Out.Write([Console]::In.ReadToEnd())":
             self.write("stdout", self.read_all())
+            self.ok = True
+        elif m := re.match(
+            rf"^Add-Content -LiteralPath ({LITERAL}) -Encoding Byte "
+            r"-Value \(\[Convert\]::FromBase64String\('([A-Za-z0-9+/=]*)'\)\)$",
+            text,
+        ):
+            with open(self.path(unquote(m.group(1))), "ab") as handle:
+                handle.write(base64.b64decode(m.group(2)))
             self.ok = True
         elif text == "hostname":
             self.out(MACHINE)
@@ -799,6 +808,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.user = self.context.client_principal
                 final_token = base64.b64encode(out).decode() if out else None
                 peer.event(f"authenticated {self.user} with {self.context.negotiated_protocol}")
+            elif authorization == CERT_PROFILE and self.server.tls is not None:
+                # Client certificate (TLS already verified it against client_ca): its common
+                # name is the user, the way a WSMan ClientCertificate mapping names one.
+                subject = dict(
+                    x[0] for x in (self.connection.getpeercert() or {}).get("subject", ())
+                )
+                name = subject.get("commonName", "")
+                known = [key for key in peer.users if key[1] == name.lower()]
+                if not known:
+                    peer.event(f"authentication failed: certificate {name!r} maps to no user")
+                    self.challenge(close=True)
+                    return
+                self.context, self.user = None, f"{known[0][0].upper()}\\{name}"
+                peer.event(f"authenticated {self.user} with a client certificate")
             elif scheme.lower() == "basic" and peer.basic:
                 user, _, password = base64.b64decode(token).decode().partition(":")
                 domain, _, name = user.rpartition("\\")
@@ -876,6 +899,9 @@ def main() -> None:
     if config.get("cert"):
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(config["cert"], config["key"])
+        if config.get("client_ca"):
+            tls.verify_mode = ssl.CERT_OPTIONAL
+            tls.load_verify_locations(config["client_ca"])
     peer = Peer(config)
     server = Server(peer, (config.get("host", "127.0.0.1"), int(config.get("port", 0))), tls)
     scheme = "https" if tls else "http"

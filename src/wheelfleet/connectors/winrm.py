@@ -258,6 +258,8 @@ def describe_error(exc: BaseException, settings: Settings | None = None) -> str:
     elif any(isinstance(c, ssl.SSLError) for c in causes):
         tls = next(c for c in causes if isinstance(c, ssl.SSLError))
         message = f"TLS handshake failed ({getattr(tls, 'reason', None) or tls.__class__.__name__})"
+        if settings is not None and settings.transport == "certificate":
+            message += "; the host may not accept the client certificate (winrm_cert_pem)"
     elif any(isinstance(c, ConnectionRefusedError) for c in causes):
         message = "connection refused (is WinRM listening on this port?)"
     elif any(isinstance(c, requests.Timeout | socket.timeout | TimeoutError) for c in causes):
@@ -282,6 +284,8 @@ def describe_error(exc: BaseException, settings: Settings | None = None) -> str:
         message = f"HTTP {exc.code} from the host"
     elif isinstance(exc, WinRMError):
         message = " ".join(str(exc).split())
+        if "is not installed" in message and settings is not None:
+            message += f"; pip install 'wheelfleet[winrm-{settings.transport}]'"
     else:
         message = f"{exc.__class__.__name__}: {' '.join(str(exc).split())}"
     if settings is not None and settings.password:
@@ -564,10 +568,15 @@ class WinRMConnector(BaseConnector):
                     on_stderr(received.stderr)
                 if received.done:
                     break
-        except (TimeoutError, CommandFailed):
+        except TimeoutError:
             raise
-        except Exception as exc:
-            raise CommandFailed(describe_error(exc, self.settings)) from None
+        except Exception as exc:  # the transport broke, the host faulted, or stdin failed
+            cause = (
+                str(exc) if isinstance(exc, CommandFailed) else describe_error(exc, self.settings)
+            )
+            if not isinstance(exc, requests.ConnectionError):
+                self._signal_terminate(command_id)  # do not leave the command running
+            raise CommandFailed(cause) from None
         self._signal_terminate(command_id)
         return received.exit_code if received.exit_code is not None else -1
 

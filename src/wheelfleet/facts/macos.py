@@ -34,6 +34,10 @@ class MacosVersion(FactBase):
     ``version`` is ``None`` on a host that is not a Mac.
     """
 
+    @staticmethod
+    def default() -> dict[str, str | None]:
+        return {"product": None, "version": None, "build": None, "arch": None}
+
     def command(self) -> str:
         return "/usr/bin/sw_vers; echo \"Arch: $(/usr/bin/uname -m)\""
 
@@ -52,6 +56,10 @@ class CommandLineTools(FactBase):
 
         {"path": "/Library/Developer/CommandLineTools", "version": "15.3.0.0.1.1708646388"}
     """
+
+    @staticmethod
+    def default() -> dict[str, str | None]:
+        return {"path": None, "version": None}
 
     def command(self) -> str:
         return ("p=$(/usr/bin/xcode-select -p 2>/dev/null) && [ -d \"$p\" ] && echo \"path: $p\"; "
@@ -77,6 +85,10 @@ class CommandLineToolsLabel(FactBase):
 
     FLAG = "/tmp/.com.apple.dt.CommandLineTools.installondemand.in-progress"
 
+    @staticmethod
+    def default() -> dict[str, str | None]:
+        return {"label": None}
+
     def command(self) -> str:
         return (f"touch {self.FLAG}; /usr/sbin/softwareupdate --list 2>&1; rm -f {self.FLAG}; "
                 "true")
@@ -101,6 +113,10 @@ class RosettaReady(FactBase):
 
         {"x86_64_runs": True}
     """
+
+    @staticmethod
+    def default() -> dict[str, bool]:
+        return {"x86_64_runs": False}
 
     def command(self) -> str:
         return "/usr/bin/arch -x86_64 /usr/bin/true 2>/dev/null && echo yes || echo no"

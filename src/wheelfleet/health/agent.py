@@ -13,8 +13,11 @@ A plan with ``"kind": "host"`` (``wheelfleet.health.macos_plan``, uploaded by
 roles/macos_health) runs each check directly on the node instead: a Mac, where the canary is
 built against the universal OpenSSL for one arch or universal2, repaired with delocate and
 imported under each arch the wheel claims (``/usr/bin/arch``).  Same records, same diagnoses
-style.  The agent must start under the Mac's /usr/bin/python3 (3.9): no newer syntax at run
+style.  The agent must start under a Mac's /usr/bin/python3 (3.9): no newer syntax at run
 time; the code it hands to a check's interpreter runs under CPython 2.7 too.
+
+Proof level of host mode: unit.  tests/test_macos_health.py runs it on Linux, with stand-ins
+for arch, lipo, sysctl and delocate; it has not run on a Mac (there is none here).
 """
 
 from __future__ import annotations
@@ -472,11 +475,12 @@ def build_env(plan: dict, check: dict, bdeps: str) -> dict:
 
 
 def build_commands(plan: dict, check: dict, out_dir: str) -> list[list[str]]:
-    """Build requirements from the node's wheelhouse into a --target dir, then the wheel."""
+    """Build requirements from the node's wheelhouse into a --target dir, then the wheel
+    (``-v``: pip hides the compiler's and linker's output otherwise, warnings included)."""
     run_as = arch_prefix(plan, check["arch"]) + [check["interpreter"], "-m", "pip"]
     return [run_as + ["install", "--no-index", "--find-links", plan["wheelhouse"], "--target",
                       os.path.join(out_dir, "bdeps"), *plan["build_requirements"]],
-            run_as + ["wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w",
+            run_as + ["wheel", "-v", "--no-deps", "--no-build-isolation", "--no-index", "-w",
                       os.path.join(out_dir, "dist"), os.path.join(out_dir, "src")]]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from io import StringIO
 
 from pyinfra import host
-from pyinfra.api import OperationError, QuoteString, StringCommand, operation
+from pyinfra.api import QuoteString, StringCommand, operation
 from pyinfra.operations import files
 
 from wheelfleet.facts.macos import (
@@ -19,20 +19,26 @@ from wheelfleet.facts.macos import (
     CommandLineToolsLabel,
     FileSha256,
     Interpreter,
+    JsonManifest,
     MacosVersion,
     PkgReceipt,
     PyenvVersion,
     RosettaReady,
 )
+from wheelfleet.operations.fleet import refuse
 
 FETCH = "/usr/local/libexec/wheelfleet/fetch-verified"
 SYSTEM_CA = "/etc/ssl/cert.pem"  # macOS's own CA bundle, kept current by the OS
 
 
-def _refuse_unlocked(what: str, url: str, sha256: str | None) -> None:
-    if not sha256:
-        raise OperationError(f"{what} ({url}) has no sha256 in the matrix: refusing to "
-                             "download it unverified; lock it in the fleet's matrix overlay")
+def _unlocked(what: str, url: str) -> str:
+    return (f"{what} ({url}) has no sha256 in the matrix: refusing to download it unverified; "
+            "lock it in the fleet's matrix overlay")
+
+
+# A refusal fails this host when the operation runs, never the whole fleet's run: raising
+# while pyinfra prepares operations would stop every host.
+_fail_host = refuse._inner
 
 
 @operation()
@@ -53,7 +59,9 @@ def verified_download(url: str, sha256: str | None, dest: str, timeout: int = 18
         verified_download(url="https://www.python.org/ftp/python/3.12.10/python-3.12.10-…pkg",
                           sha256="8373e58d…", dest="/Library/Caches/wheelfleet/python-….pkg")
     """
-    _refuse_unlocked(dest.rpartition("/")[2], url, sha256)
+    if not sha256:
+        yield from _fail_host(reason=_unlocked(dest.rpartition("/")[2], url))
+        return
     if host.get_fact(FileSha256, path=dest) == sha256:
         host.noop(f"{dest} is cached with the pinned sha256")
         return
@@ -102,7 +110,9 @@ def python_pkg(version: str, url: str, sha256: str | None, receipt: str, interpr
         host.noop(f"Python {version} is installed ({receipt})")
         return
     if not installed:
-        _refuse_unlocked(f"Python {version} installer", url, sha256)
+        if not sha256:
+            yield from _fail_host(reason=_unlocked(f"Python {version} installer", url))
+            return
         pkg = f"{cache_dir}/{url.rstrip('/').rpartition('/')[2]}"
         yield from verified_download._inner(url=url, sha256=sha256, dest=pkg)
         choice_args: list[str | QuoteString] = []
@@ -156,8 +166,11 @@ def pyenv_python_ucs4(root: str, pyenv_version: str, pyenv_url: str,
     if info and info.get("version") == version and info.get("maxunicode") == expected_maxunicode:
         host.noop(f"wide Python {version} (cp27mu) is built in {root}")
         return
-    _refuse_unlocked("pyenv", pyenv_url, pyenv_sha256)
-    _refuse_unlocked(f"Python {version} source", source_url, source_sha256)
+    for what, url, pin in (("pyenv", pyenv_url, pyenv_sha256),
+                           (f"Python {version} source", source_url, source_sha256)):
+        if not pin:
+            yield from _fail_host(reason=_unlocked(what, url))
+            return
     if host.get_fact(PyenvVersion, root=root) != pyenv_version:
         tarball = f"{cache_dir}/pyenv-{pyenv_version}.tar.gz"
         yield from verified_download._inner(url=pyenv_url, sha256=pyenv_sha256, dest=tarball)
@@ -205,9 +218,10 @@ def command_line_tools():
         return
     label = host.get_fact(CommandLineToolsLabel).get("label")
     if not label:
-        raise OperationError("Xcode Command Line Tools are missing and softwareupdate offers "
-                             "none: run `xcode-select --install` in the Mac's GUI session (or "
-                             "install Xcode), then converge again")
+        yield from _fail_host(reason="Xcode Command Line Tools are missing and softwareupdate "
+                              "offers none: run `xcode-select --install` in the Mac's GUI "
+                              "session (or install Xcode), then converge again")
+        return
     flag = CommandLineToolsLabel.FLAG
     yield StringCommand("touch", flag, "&&", "/usr/sbin/softwareupdate", "--install",
                         QuoteString(label), "--verbose;", "status=$?;", "rm", "-f", flag, ";",
@@ -236,6 +250,72 @@ def rosetta(needed: bool):
         return
     mac = host.get_fact(MacosVersion)
     if mac.get("arch") != "arm64":
-        raise OperationError(f"x86_64 code does not run on this {mac.get('arch') or 'unknown'} "
-                             "host and Rosetta 2 only exists on Apple silicon")
+        yield from _fail_host(reason=f"x86_64 code does not run on this "
+                              f"{mac.get('arch') or 'unknown'} host and Rosetta 2 only exists "
+                              "on Apple silicon")
+        return
     yield "/usr/sbin/softwareupdate --install-rosetta --agree-to-license"
+
+
+def openssl_current(manifest: dict | None, version: str, sha256: str, flags: list[str],
+                    min_macos: dict[str, str]) -> bool:
+    """Whether the installed universal OpenSSL's manifest says it is the matrix's build."""
+    if not manifest or manifest.get("mode", "full") != "full":
+        return False
+    return (manifest.get("version") == version and manifest.get("source_sha256") == sha256
+            and list(manifest.get("configure_flags") or []) == list(flags)
+            and dict(manifest.get("min_macos") or {}) == dict(min_macos)
+            and {"x86_64", "arm64"} <= set(manifest.get("arches") or []))
+
+
+@operation()
+def universal_openssl(root: str, version: str, url: str, sha256: str | None,
+                      configure_flags: list[str], min_macos: dict[str, str],
+                      arch_cflags: dict[str, str], cache_dir: str, script_dir: str,
+                      step_timeout: int = 3600):
+    """
+    A universal (x86_64 + arm64) static OpenSSL under ``root``/current, built per arch with the
+    matrix's flags and deployment targets, fused with ``lipo``, verified slice by slice (both
+    arches; every member object's minimum macOS at or below the floor) before ``current``
+    switches; a failed or half build never replaces a good one.
+
+    + root: where builds live (``<version>-<sha12>/`` each, ``current`` the verified one)
+    + version, url, sha256: the OpenSSL release tarball the matrix pins
+    + configure_flags: pyca's static-build flags
+    + min_macos: per-arch floor, e.g. ``{"x86_64": "10.12", "arm64": "11.0"}``
+    + arch_cflags: extra CFLAGS per arch (``-march=core2`` for x86_64)
+    + cache_dir: where the tarball is downloaded to
+    + script_dir: where ``openssl_universal.sh`` and ``verify_universal.py`` were uploaded
+    + step_timeout: seconds each configure/make step may take (the script enforces it)
+
+    **Example:**
+
+    .. code:: python
+
+        universal_openssl(root="/opt/wheelfleet/openssl", version="3.0.22", url="…",
+                          sha256="67eb…", configure_flags=["no-shared", …],
+                          min_macos={"x86_64": "10.12", "arm64": "11.0"},
+                          arch_cflags={"x86_64": "-march=core2"},
+                          cache_dir="/Library/Caches/wheelfleet",
+                          script_dir="/opt/wheelfleet/libexec", _sudo=True)
+    """
+    manifest = host.get_fact(JsonManifest, path=f"{root}/current/wheelfleet-openssl.json")
+    if sha256 and openssl_current(manifest, version, sha256, configure_flags, min_macos):
+        host.noop(f"universal OpenSSL {version} is built and verified in {root}/current")
+        return
+    if not sha256:
+        yield from _fail_host(reason=_unlocked(f"OpenSSL {version} source", url))
+        return
+    tarball = f"{cache_dir}/{url.rstrip('/').rpartition('/')[2]}"
+    yield from verified_download._inner(url=url, sha256=sha256, dest=tarball)
+    args: list[str | QuoteString] = [
+        "sh", QuoteString(f"{script_dir}/openssl_universal.sh"),
+        "--source", QuoteString(tarball), "--sha256", QuoteString(str(sha256)),
+        "--version", QuoteString(version), "--root", QuoteString(root),
+        "--flags", QuoteString(" ".join(configure_flags)),
+        "--step-timeout", str(step_timeout)]
+    for arch, floor in sorted(min_macos.items()):
+        args += ["--min-macos", QuoteString(f"{arch}={floor}")]
+    for arch, cflags in sorted(arch_cflags.items()):
+        args += ["--arch-cflags", QuoteString(f"{arch}={cflags}")]
+    yield StringCommand(*args)

@@ -19,7 +19,7 @@ def _has(files: list[str], requirement: str) -> bool:
 
 @operation()
 def wheelhouse(path: str, requirements: list[str], python: str = "python3",
-               download_timeout: int = 600):
+               download_timeout: int | None = 600):
     """
     Ensure ``path`` holds a wheel for every pinned requirement, downloaded once by the node's
     pip from its configured index.
@@ -27,7 +27,8 @@ def wheelhouse(path: str, requirements: list[str], python: str = "python3",
     + path: the wheelhouse directory on the node
     + requirements: pinned ``NAME==VERSION`` strings
     + python: interpreter whose pip downloads
-    + download_timeout: seconds before the download is abandoned
+    + download_timeout: seconds before the download is abandoned (GNU ``timeout``); ``None`` on
+      a host without it (macOS): give the operation ``_timeout`` instead
 
     **Example:**
 
@@ -42,6 +43,7 @@ def wheelhouse(path: str, requirements: list[str], python: str = "python3",
         host.noop(f"wheelhouse {path} holds {', '.join(requirements)}")
         return
     yield StringCommand("mkdir", "-p", QuoteString(path))
-    yield StringCommand("timeout", str(download_timeout), python, "-m", "pip", "download",
+    bounded = ["timeout", str(download_timeout)] if download_timeout is not None else []
+    yield StringCommand(*bounded, python, "-m", "pip", "download",
                         "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
                         "-d", QuoteString(path), *(QuoteString(r) for r in missing))

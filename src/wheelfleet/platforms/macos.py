@@ -13,6 +13,7 @@ from wheelfleet.settings import HostSettings, setting, text
 if TYPE_CHECKING:
     from wheelfleet.matrix import Matrix, Python
     from wheelfleet.matrix.reader import Reader
+    from wheelfleet.report.schema import Check
     from wheelfleet.selection import Selection
 
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
@@ -155,6 +156,17 @@ class Macos(Platform):
             return
         raise r.child("arches").fail(index, f"Python {py.id} has no {arch} build on macOS; it "
                                      f"has {', '.join(py.macos.arches)}")
+
+    def planned_cells(self, sel: Selection) -> list[dict[str, str]]:
+        # Imported here: the plan module reads this one's settings and installs.
+        from wheelfleet.health.macos_plan import planned_cells
+
+        return planned_cells(sel)
+
+    def collect(self, host: Any, sel: Selection) -> tuple[list[Check], dict[str, str | None]]:
+        from wheelfleet.health.collect import agent_checks
+
+        return agent_checks(host, sel, self.planned_cells(sel))
 
     def complete(self, r: Reader, sel: Selection) -> None:
         """Refuse, before anything connects, what the roles would refuse on the host."""

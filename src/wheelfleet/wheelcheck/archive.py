@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bz2
 import lzma
+import math
 import struct
 import zipfile
 import zlib
@@ -168,10 +169,17 @@ class WheelArchive:
                 f"CRC-32 of the data is {crc:08x}, the zip directory declares {info.CRC:08x}",
                 name)
 
-    def metadata_tags(self, text: str) -> set[Tag]:
-        """The tags the ``Tag:`` lines of ``.dist-info/WHEEL`` declare (expanded)."""
+    def metadata_tags(self, text: str, limit: int) -> set[Tag]:
+        """The tags the ``Tag:`` lines of ``.dist-info/WHEEL`` declare (expanded); a compressed
+        tag set is a product (``a.b-c.d-e.f`` is 8 tags), so its size is checked first."""
         tags: set[Tag] = set()
+        expanded = 0
         for line in HeaderParser().parsestr(text).get_all("Tag") or []:
+            parts = line.strip().split("-")
+            expanded += math.prod(len(part.split(".")) for part in parts)
+            if expanded > limit:
+                raise too_many("tags the WHEEL Tag lines expand to", expanded, limit,
+                               file=self.wheel_metadata_path)
             try:
                 tags.update(parse_tag(line.strip()))
             except ValueError:

@@ -38,6 +38,7 @@ class Budgets:
     central_directory_bytes: int = 16 * MiB
     record_bytes: int = 16 * MiB  # .dist-info/RECORD (rows are also bounded by ``entries``)
     metadata_bytes: int = 1 * MiB  # .dist-info/WHEEL
+    tags: int = 10_000  # tags the WHEEL Tag lines expand to (py2.py3-none-any is 2)
     load_commands: int = 10_000  # per Mach-O slice
     load_command_bytes: int = 32 * MiB  # per Mach-O slice (sizeofcmds)
     sections: int = 65_535  # sections / program headers per ELF, sections per PE or Mach-O

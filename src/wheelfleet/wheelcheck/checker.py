@@ -65,7 +65,8 @@ def check_wheel(path: str | os.PathLike[str], budgets: Budgets | None = None) ->
 def internal_error(file: str, where: str, exc: BaseException) -> Problem:
     """A problem for an unexpected exception: one line, with its type and message."""
     text = " ".join(str(exc).split())[:_MESSAGE_LIMIT]
-    return Problem(INTERNAL_ERROR, file, f"{where} failed: {type(exc).__name__}: {text}")
+    detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return Problem(INTERNAL_ERROR, file, f"{where} failed: {detail}")
 
 
 def _check_path(path: Path, budgets: Budgets, problems: ProblemList) -> None:
@@ -91,7 +92,7 @@ def _check_archive(archive: WheelArchive, budgets: Budgets, deadline: Deadline,
     wheel_text = archive.read_small(wheel_info, budgets.metadata_bytes, "WHEEL",
                                     deadline).decode("utf-8", errors="replace")
     problems.extend(check_tags(archive.wheel_metadata_path, archive.filename_tags,
-                               archive.metadata_tags(wheel_text)))
+                               archive.metadata_tags(wheel_text, budgets.tags)))
     root_is_purelib = HeaderParser().parsestr(wheel_text).get("Root-Is-Purelib", "")
     contents.root_is_purelib = str(root_is_purelib).strip().lower() == "true"
     record = _record_verifier(archive, budgets, deadline, problems)

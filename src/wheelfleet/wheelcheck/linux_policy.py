@@ -22,6 +22,7 @@ _MUSL_TAG = re.compile(r"^musllinux_(?P<major>\d+)_(?P<minor>\d+)_(?P<arch>.+)$"
 _LEGACY_TAG = re.compile(r"^(?P<name>manylinux(?:1|2010|2014))_(?P<arch>.+)$")
 _LEGACY_GLIBC = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 _POLICY_VERSION = re.compile(r"^(?:many|musl)linux_(\d+)_(\d+)_")
+_HIGHEST_MUSL_MINOR = 32
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,9 @@ def _musl_policy(tag: str, arch: str, version: tuple[int, int]) -> LinuxPolicy |
     # auditwheel loads one musl policy at a time (it fixes up the libc soname per arch), so
     # walk down from the tag's version to the newest musl policy it knows.
     major, minor = version
-    for candidate_minor in range(minor, -1, -1):
+    # A tag from the future (or a hostile one, musllinux_1_4000000000) starts from a minor
+    # version above any musl release, not from its own.
+    for candidate_minor in range(min(minor, _HIGHEST_MUSL_MINOR), -1, -1):
         policies = _wheel_policies("musl", arch, f"musllinux_{major}_{candidate_minor}")
         if policies is not None:
             return _to_linux_policy(tag, policies.highest, "musl", None)

@@ -10,16 +10,19 @@ from __future__ import annotations
 import fnmatch
 import functools
 from collections.abc import Iterable
-
-from wheelfleet.matrix import Matrix, Python, load_matrix
-from wheelfleet.matrix.model import WindowsCompiler
+from typing import TYPE_CHECKING
 
 from .python_tags import ABI3, CPYTHON, CPYTHON_ANY_ABI, InterpreterClaim
+
+if TYPE_CHECKING:
+    from wheelfleet.matrix.model import Matrix, Python, WindowsCompiler
 
 
 @functools.cache
 def matrix() -> Matrix:
     """The shipped matrix (validated by its loader)."""
+    from wheelfleet.matrix.load import load_matrix  # YAML and its loader: only when needed
+
     return load_matrix()
 
 
