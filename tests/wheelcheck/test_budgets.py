@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -155,8 +156,25 @@ def test_not_a_regular_file_is_reported_without_opening_it(tmp_path: Path) -> No
     assert (problem.code, problem.message) == ("unreadable-wheel", "not a regular file")
 
 
+@pytest.fixture(params=["forked", "started"])
+def worker_start(request: pytest.FixtureRequest) -> Any:
+    """Workers are forked from a single-threaded process (the command line) and started as
+    ``python -m`` from one with threads (the controller): both ways are exercised."""
+    if request.param == "forked":
+        yield request.param
+        return
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        yield request.param
+    finally:
+        release.set()
+        other.join()
+
+
 def test_pool_kills_a_wheel_over_the_hard_timeout_and_reports_the_rest(
-    tmp_path: Path, big_random_wheel: Path
+    tmp_path: Path, big_random_wheel: Path, worker_start: str
 ) -> None:
     """The hard timeout is the backstop behind the time budget: a worker still busy after it
     is killed, its wheel reported, and the batch goes on in a fresh worker."""

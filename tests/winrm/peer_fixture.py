@@ -269,26 +269,41 @@ class TLSRelay:
         except OSError:
             client.close()
             return
-
-        def pump(source: ssl.SSLSocket, sink: ssl.SSLSocket) -> None:
-            try:
-                while data := source.recv(65536):
-                    sink.sendall(data)
-            except OSError:
-                pass
-            finally:
-                for sock in (source, sink):
+        # One thread per connection, both directions: an SSL socket must not be read and
+        # written from two threads at once.
+        sockets = [inbound, outbound]
+        for sock in sockets:
+            sock.setblocking(False)
+        try:
+            while not self.stopped:
+                ready = [s for s in sockets if s.pending()]
+                ready = ready or select.select(sockets, [], [], 1.0)[0]
+                for source in ready:
                     try:
-                        sock.close()
-                    except OSError:
-                        pass
-
-        threading.Thread(target=pump, args=(inbound, outbound), daemon=True).start()
-        pump(outbound, inbound)
+                        data = source.recv(65536)
+                    except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                        continue
+                    if not data:
+                        return
+                    _send_all(outbound if source is inbound else inbound, data)
+        except OSError:
+            pass
+        finally:
+            for sock in sockets:
+                sock.close()
 
     def close(self) -> None:
         self.stopped = True
         self.listener.close()
+
+
+def _send_all(sock: ssl.SSLSocket, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[sock.send(view) :]
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            select.select([sock], [sock], [], 1.0)
 
 
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool:  # noqa: ANN001

@@ -114,6 +114,8 @@ def test_a_relay_in_the_middle_breaks_channel_binding(
                 transport="ntlm",
                 ca_trust_path=str(trusted_ca.path),
                 proxy=None,
+                read_timeout_sec=10,
+                operation_timeout_sec=5,
             )
             if works:
                 assert session.run_cmd("echo", ["relayed"]).std_out == b"relayed\r\n"

@@ -250,7 +250,10 @@ def _thin_arch(data: Buffer) -> str:
             except Malformed:
                 continue
         return "unknown"
-    return read_macho(data, 0, len(data), "file").arch
+    (magic,) = struct.unpack_from("<I", data, 0)
+    if magic not in (MH_MAGIC, MH_MAGIC_64, MH_CIGAM, MH_CIGAM_64):
+        raise Malformed("neither a Mach-O file nor an ar archive")
+    return read_macho(data, 0, len(data), "the file").arch
 
 
 def verify_file(path: str, floors: dict[str, Version], label: str | None = None) -> FileReport:
@@ -275,9 +278,11 @@ def _verify_data(data: mmap.mmap, floors: dict[str, Version], report: FileReport
     wanted = sorted(floors)
     present = [arch for arch, _, _ in slices]
     if not is_fat:
-        report.problems.append(
-            f"{report.path}: not universal: a thin {present[0]} file; needs slices "
-            f"{', '.join(wanted)} (missing {', '.join(a for a in wanted if a not in present)})")
+        missing = [a for a in wanted if a not in present]
+        if missing or present[0] not in floors:
+            report.problems.append(
+                f"{report.path}: not universal: a thin {present[0]} file; needs slices "
+                f"{', '.join(wanted)} (missing {', '.join(missing) or 'none'})")
     else:
         duplicates = sorted({a for a in present if present.count(a) > 1})
         missing = [a for a in wanted if a not in present]
@@ -297,9 +302,10 @@ def _verify_data(data: mmap.mmap, floors: dict[str, Version], report: FileReport
 def _verify_slice(data: mmap.mmap, arch: str, start: int, end: int, floor: Version | None,
                   report: FileReport) -> SliceReport:
     where = f"{report.path}: {arch} slice"
+    images: Iterator[tuple[str, int, int]]
     if bytes(data[start:start + 8]) == AR_MAGIC:
         one = SliceReport(arch, "archive")
-        images = ((name, s, e) for name, s, e in ar_members(data, start, end))
+        images = ar_members(data, start, end)
     else:
         one = SliceReport(arch, "image")
         images = iter([(os.path.basename(report.path), start, end)])
@@ -415,7 +421,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"ok": not problems, "problems": problems, "seconds": seconds,
                           **found}, indent=2, sort_keys=True))
     if problems:
-        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        others = len(problems) - 1
+        more = f" (and {others} more problem{'s' if others > 1 else ''})" if others else ""
         sys.stderr.write(f"wheelfleet: verification failed: {problems[0]}{more}\n")
         return 1
     if args.manifest:

@@ -10,6 +10,7 @@ order, whatever one of them does.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -17,7 +18,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import traceback
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,10 +51,76 @@ def check_wheels(paths: Sequence[str | os.PathLike[str]], jobs: int = 0,
         return pool.run([os.fspath(p) for p in paths])
 
 
+class _Process:
+    """A worker process: forked from this one when that is safe (a single-threaded process
+    on Linux: the command line), else started as ``python -m ...worker`` (a controller running
+    pyinfra has threads, and a fork would copy their locks mid-use)."""
+
+    def __init__(self, memory_bytes: int, inherited: list[IO[bytes]]) -> None:
+        self.stderr: IO[bytes] = tempfile.TemporaryFile(prefix="wheelcheck-worker-")
+        if _fork_is_safe():
+            self._fork(memory_bytes, inherited)
+        else:
+            popen = subprocess.Popen(
+                [sys.executable, "-m", "wheelfleet.wheelcheck.worker", str(memory_bytes)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr)
+            assert popen.stdin is not None and popen.stdout is not None
+            self.pid, self.stdin, self.stdout = popen.pid, popen.stdin, popen.stdout
+        self.status: int | None = None
+
+    def _fork(self, memory_bytes: int, inherited: list[IO[bytes]]) -> None:
+        from .worker import serve  # the checks are imported once, here, for every worker
+
+        request_read, request_write = os.pipe()
+        reply_read, reply_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker
+            status = 1
+            try:
+                os.close(request_write)
+                os.close(reply_read)
+                for stream in inherited:  # other workers' pipes: their EOF must not wait on us
+                    stream.close()
+                os.dup2(self.stderr.fileno(), 2)
+                status = serve(os.fdopen(request_read, "rb"), os.fdopen(reply_write, "wb"),
+                               memory_bytes)
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(status)
+        os.close(request_read)
+        os.close(reply_write)
+        self.pid, self.stdin, self.stdout = pid, os.fdopen(request_write, "wb"), \
+            os.fdopen(reply_read, "rb")
+
+    def kill(self) -> None:
+        if self.status is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+    def wait(self, timeout: float) -> int:
+        """The exit status (negative: the signal that ended it), killing it after ``timeout``."""
+        end = time.monotonic() + timeout
+        while self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = os.waitstatus_to_exitcode(status)
+            elif time.monotonic() > end:
+                self.kill()
+                end = float("inf")
+            else:
+                time.sleep(0.01)
+        return self.status
+
+
+def _fork_is_safe() -> bool:
+    return (sys.platform == "linux" and threading.active_count() == 1
+            and "gevent" not in sys.modules)
+
+
 @dataclass
 class _Worker:
-    process: subprocess.Popen[bytes]
-    stderr: IO[bytes]
+    process: _Process
     buffer: bytes = b""
     job: int | None = None  # index of the wheel being checked
     started: float = 0.0
@@ -100,22 +169,15 @@ class _Pool:
         return [result for result in results if result is not None]
 
     def _start(self) -> None:
-        stderr = tempfile.TemporaryFile(prefix="wheelcheck-worker-")  # noqa: SIM115
-        process = subprocess.Popen(
-            [sys.executable, "-m", "wheelfleet.wheelcheck.worker",
-             str(self.budgets.worker_memory_bytes)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-        )
-        worker = _Worker(process, stderr)
-        assert process.stdout is not None
-        self.selector.register(process.stdout, selectors.EVENT_READ, worker)
+        inherited = [s for w in self.workers for s in (w.process.stdin, w.process.stdout)]
+        worker = _Worker(_Process(self.budgets.worker_memory_bytes, inherited))
+        self.selector.register(worker.process.stdout, selectors.EVENT_READ, worker)
         self.workers.append(worker)
 
     def _send(self, worker: _Worker, job: int, paths: list[str]) -> None:
         worker.job = job
         worker.started = time.monotonic()
         request = json.dumps({"path": paths[job], "budgets": self.budgets.to_json()}) + "\n"
-        assert worker.process.stdin is not None
         try:
             worker.process.stdin.write(request.encode())
             worker.process.stdin.flush()
@@ -124,7 +186,6 @@ class _Pool:
 
     def _read(self, worker: _Worker, paths: list[str],
               results: list[WheelReport | None]) -> None:
-        assert worker.process.stdout is not None
         data = os.read(worker.process.stdout.fileno(), 1 << 16)
         if not data:
             job = worker.job
@@ -141,29 +202,18 @@ class _Pool:
             results[job] = _parse_report(paths[job], line)
 
     def _stop(self, worker: _Worker, kill: bool) -> str:
-        """End a worker; returns how it ended, with the tail of what it printed."""
+        """End a worker; returns how it ended, with the last line it printed on stderr."""
         process = worker.process
-        if process.stdout is not None:
-            self.selector.unregister(process.stdout)
+        self.selector.unregister(process.stdout)
         if kill:
             process.kill()
-        else:
-            assert process.stdin is not None
-            try:
-                process.stdin.close()
-            except OSError:
-                pass
-        try:
-            status = process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            status = process.wait()
-        for stream in (process.stdin, process.stdout):
-            if stream is not None:
-                stream.close()
-        worker.stderr.seek(max(0, worker.stderr.seek(0, 2) - _STDERR_TAIL))
-        tail = worker.stderr.read().decode("utf-8", errors="replace").strip().splitlines()
-        worker.stderr.close()
+        with contextlib.suppress(OSError):
+            process.stdin.close()  # a worker at rest exits when its input ends
+        status = process.wait(timeout=10)
+        process.stdout.close()
+        process.stderr.seek(max(0, process.stderr.seek(0, 2) - _STDERR_TAIL))
+        tail = process.stderr.read().decode("utf-8", errors="replace").strip().splitlines()
+        process.stderr.close()
         self.workers.remove(worker)
         how = f"exit status {status}" if status >= 0 else f"killed by {_signal_name(-status)}"
         return f"{how}: {tail[-1]}" if tail else how

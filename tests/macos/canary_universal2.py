@@ -1,0 +1,138 @@
+"""Cross-build the project's canary as a real universal2 wheel: compile ``canary.c`` for each Mac
+arch with ``zig cc``, link it with the universal ``libcrypto.a`` into an extension module, fuse
+the two with ``llvm-lipo-14`` and pack a ``cpXY-cpXY-macosx_<min>_universal2`` wheel.
+
+Provenance, honestly: the binaries are real Mach-O (zig's clang and its Mach-O linker, macOS
+libc headers and ``libSystem.tbd`` from the ziglang wheel; libcrypto from the universal build of
+``openssl_universal.sh``).  The Python headers are this machine's CPython (there are no macOS
+Python headers here) with its real ``pyconfig.h`` put where Debian's multiarch wrapper was: the
+C API the canary uses has the same layout on every LP64 platform, so the module is the one a Mac
+would build, tagged for that Python.  zig links ``-shared`` (an ``MH_DYLIB``, as maturin's
+extension modules are): its ``-bundle`` crashes in zig 0.17.  No Mac loads the result here.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import shutil
+import sys
+import sysconfig
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from macos_builders import LIPO, ZIG_ARCH, BuildError, run
+
+import wheelfleet.canary
+
+CANARY_SOURCE = Path(wheelfleet.canary.__file__).parent / "project" / "src" / "canary.c"
+MODULE = "wheelfleet_canary"
+DIST = "wheelfleet_canary"
+VERSION = "1.0.0"
+PYTHON_TAG = f"cp{sys.version_info.major}{sys.version_info.minor}"
+SUFFIX = f".cpython-{sys.version_info.major}{sys.version_info.minor}-darwin.so"
+COMPILE_TIMEOUT = 300
+
+
+@dataclass(frozen=True)
+class CanaryBuild:
+    """What one canary wheel is built from: per-arch deployment targets and which slices."""
+
+    targets: dict[str, str]  # arch -> the minimum macOS its slice is compiled and linked for
+    platform_tag: str  # e.g. macosx_10_13_universal2
+
+
+def python_headers(workdir: Path) -> Path:
+    """This CPython's headers with its real pyconfig.h in place of Debian's multiarch
+    wrapper (which picks a Linux triplet's header and errors for any other target)."""
+    include = workdir / "python-include"
+    if not include.is_dir():
+        shutil.copytree(sysconfig.get_paths()["include"], include)
+        shutil.copy(sysconfig.get_config_h_filename(), include / "pyconfig.h")
+    return include
+
+
+def build_slice(arch: str, minimum: str, libcrypto: Path, openssl_include: Path,
+                workdir: Path) -> Path:
+    """The canary extension for one arch, libcrypto linked in statically."""
+    out = workdir / f"{arch}-{minimum}"
+    out.mkdir(parents=True, exist_ok=True)
+    zig = [sys.executable, "-m", "ziglang", "cc", "-target", f"{ZIG_ARCH[arch]}-macos.{minimum}"]
+    obj, module = out / "canary.o", out / f"{MODULE}{SUFFIX}"
+    steps = [
+        [*zig, "-O2", "-fPIC", "-Wall", "-I", str(python_headers(workdir)),
+         "-I", str(openssl_include), "-c", str(CANARY_SOURCE), "-o", str(obj)],
+        # -undefined dynamic_lookup: the Py* symbols come from the interpreter at import time.
+        [*zig, "-shared", "-undefined", "dynamic_lookup", "-o", str(module), str(obj),
+         str(libcrypto)],
+    ]
+    for step in steps:
+        done = run(step, timeout=COMPILE_TIMEOUT)
+        if done.returncode != 0:
+            raise BuildError(f"{' '.join(step[3:6])} …: {done.stderr.strip()[-600:]}")
+    return module
+
+
+def lipo_create(output: Path, *slices: Path) -> Path:
+    done = run([LIPO, "-create", "-output", str(output), *map(str, slices)], timeout=120)
+    if done.returncode != 0:
+        raise BuildError(f"{LIPO} -create: {done.stderr.strip()}")
+    return output
+
+
+def build_module(build: CanaryBuild, libcrypto: Path, openssl_include: Path,
+                 workdir: Path) -> Path:
+    """The (fat when more than one arch) extension module."""
+    slices = [build_slice(arch, minimum, libcrypto, openssl_include, workdir)
+              for arch, minimum in build.targets.items()]
+    name = "-".join(f"{a}{m}" for a, m in build.targets.items())
+    if len(slices) == 1:
+        return slices[0]
+    return lipo_create(workdir / f"fat-{name}{SUFFIX}", *slices)
+
+
+def pack_wheel(module: Path, platform_tag: str, outdir: Path) -> Path:
+    """A wheel holding ``module`` as ``wheelfleet_canary<suffix>``, tagged cpXY-cpXY-<platform>."""
+    tag = f"{PYTHON_TAG}-{PYTHON_TAG}-{platform_tag}"
+    dist_info = f"{DIST}-{VERSION}.dist-info"
+    files = {
+        f"{MODULE}{SUFFIX}": module.read_bytes(),
+        f"{dist_info}/METADATA": (f"Metadata-Version: 2.1\nName: wheelfleet-canary\n"
+                                  f"Version: {VERSION}\n").encode(),
+        f"{dist_info}/WHEEL": (f"Wheel-Version: 1.0\nGenerator: wheelfleet-tests\n"
+                               f"Root-Is-Purelib: false\nTag: {tag}\n").encode(),
+    }
+    record = io.StringIO()
+    writer = csv.writer(record, lineterminator="\n")
+    for name, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        writer.writerow([name, f"sha256={digest}", len(data)])
+    writer.writerow([f"{dist_info}/RECORD", "", ""])
+    files[f"{dist_info}/RECORD"] = record.getvalue().encode()
+    outdir.mkdir(parents=True, exist_ok=True)
+    wheel = outdir / f"{DIST}-{VERSION}-{tag}.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            info.external_attr = 0o755 << 16 if name.endswith(".so") else 0o644 << 16
+            zf.writestr(info, data, zipfile.ZIP_DEFLATED)
+    return wheel
+
+
+def canary_wheel(build: CanaryBuild, libcrypto: Path, openssl_include: Path,
+                 workdir: Path) -> tuple[Path, Path]:
+    """``(module, wheel)``: the (fat) extension module and the wheel packed around it."""
+    module = build_module(build, libcrypto, openssl_include, workdir)
+    return module, pack_wheel(module, build.platform_tag, workdir / "dist" / "-".join(
+        f"{a}{m}" for a, m in build.targets.items()))
+
+
+def platform_tag(targets: dict[str, str], universal2: bool = True) -> str:
+    """``macosx_X_Y_universal2`` from the x86_64 target (arm64 counts from 11.0)."""
+    version = targets.get("x86_64") or targets["arm64"]
+    major, _, minor = version.partition(".")
+    arch = "universal2" if universal2 else next(iter(targets))
+    return f"macosx_{major}_{minor or 0}_{arch}"
