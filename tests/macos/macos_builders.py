@@ -8,10 +8,10 @@ Mac arches, ``llvm-lipo-14`` and ``llvm-ar-14`` in place of Apple's tools.
 * :func:`universal_openssl` runs ``src/wheelfleet/macos/openssl_universal.sh`` — the very file
   the macos_openssl role uploads — with ``CC_X86_64``/``CC_ARM64`` set to ``zig cc -target
   <arch>-macos.<floor>``.  Its root and staged per-arch builds live under
-  ``~/.cache/wheelfleet/macos-openssl/<key>``, the key hashing everything that shapes the build
-  (source sha256, flags, the script and verifier bytes, zig's version, the compilers), so a
-  repeat run re-verifies the installed build instead of compiling again; an empty cache builds
-  from scratch.
+  ``~/.cache/wheelfleet/macos-openssl``; the script's build key (source sha256, flags, the
+  script's and verifier's sha256, the compilers) decides whether the installed build is reused
+  (re-verified) or rebuilt, so a repeat run compiles nothing; an empty cache builds from
+  scratch.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from wheelfleet.lab.roots import cache_home
-from wheelfleet.macos import MANIFEST_NAME, OPENSSL_SCRIPT, VERIFIER
+from wheelfleet.macos import MANIFEST_NAME, OPENSSL_SCRIPT
 
 # pyca/cryptography's static-build flags as OpenSSL 3.0 accepts them: 3.0's Configure refuses
 # no-apps, no-docs and no-sm2-precomp (3.2+), so the apps/tests they switch off are switched off
@@ -62,7 +62,11 @@ class BuildError(AssertionError):
 
 def run(args: list[str], *, timeout: float, cwd: Path | None = None,
         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run a command in its own session; on timeout the whole process group is killed."""
+    """Run a command in its own session; on timeout the whole process group is killed.
+    zig keeps its compilation cache with ours (see :func:`zig_cache`)."""
+    if env is None:
+        env = {**os.environ, "ZIG_GLOBAL_CACHE_DIR": str(zig_cache()),
+               "ZIG_LOCAL_CACHE_DIR": str(zig_cache())}
     with subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, start_new_session=True) as proc:
         try:
@@ -165,10 +169,6 @@ def zig_cc(arch: str, minimum: str) -> str:
     return f"{sys.executable} -m ziglang cc -target {ZIG_ARCH[arch]}-macos.{minimum}"
 
 
-def zig_version() -> str:
-    return run([sys.executable, "-m", "ziglang", "version"], timeout=60).stdout.strip()
-
-
 def zig_cache() -> Path:
     """zig caches every C compilation by its inputs (like ccache): keep that cache with ours,
     so an empty ~/.cache/wheelfleet really means compiling everything again."""
@@ -249,25 +249,23 @@ class UniversalOpenSSL:
         return self.prefix / "include"
 
 
-def cache_key(source: OpenSSLSource, mode: str, extra_flags: str) -> str:
-    text = "\n".join([
-        source.sha256, OPENSSL30_FLAGS, extra_flags, mode, json.dumps(FLOORS), X86_64_CFLAGS,
-        sha256_file(OPENSSL_SCRIPT), sha256_file(VERIFIER), zig_version(), sys.executable,
-    ])
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def universal_openssl(mode: str = "libcrypto", extra_flags: str = FAST_EXTRA_FLAGS,
-                      keep: int = 3) -> UniversalOpenSSL:
-    """The universal OpenSSL built by the script (cached; built from scratch when not)."""
+                      keep_stages: int = 6) -> UniversalOpenSSL:
+    """The universal OpenSSL built by the script, in the tests' cache.
+
+    The cache is the script's own idempotency: one root, whose installed build the script
+    keeps when its build key — source sha256, flags, mode, floors, compilers, the script's and
+    the verifier's sha256 — is unchanged (it re-verifies it), and per-arch staged builds kept
+    under the same inputs.  Any change rebuilds; an empty cache builds from scratch.  The root's
+    path stays the same across changes, so zig's compilation cache still serves the objects a
+    script edit did not change.
+    """
     require_tools()
     source = openssl_source()
     base = cache_home() / "macos-openssl"
-    entry = base / cache_key(source, mode, extra_flags)
-    entry.mkdir(parents=True, exist_ok=True)
-    os.utime(entry)
-    _prune(base, keep)
-    root, work = entry / "root", entry / "work"
+    root, work = base / "root", base / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    _prune(base, work, keep_stages)
     first = run_script(source, root, work=work, mode=mode, extra_flags=extra_flags)
     if first.returncode != 0:
         raise BuildError(f"openssl_universal.sh failed (exit {first.returncode}): "
@@ -277,11 +275,14 @@ def universal_openssl(mode: str = "libcrypto", extra_flags: str = FAST_EXTRA_FLA
     return UniversalOpenSSL(source, root, work, prefix, manifest, first)
 
 
-def _prune(base: Path, keep: int) -> None:
-    """Keep the ``keep`` most recently used cache entries (a changed script makes a new one)."""
-    entries = sorted((p for p in base.iterdir() if p.is_dir()),
-                     key=lambda p: p.stat().st_mtime, reverse=True)
-    for stale in entries[keep:]:
+def _prune(base: Path, work: Path, keep: int) -> None:
+    """Drop all but the ``keep`` newest staged arches (a changed script stages anew) and
+    anything else that is not the root or the work dir."""
+    for other in base.iterdir():
+        if other.name not in ("root", "work"):
+            shutil.rmtree(other, ignore_errors=True)
+    stages = sorted(work.glob("stage-*"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for stale in stages[keep:]:
         shutil.rmtree(stale, ignore_errors=True)
 
 

@@ -78,17 +78,24 @@ def test_canary_missing_a_slice_is_caught(openssl_build: UniversalOpenSSL,
 
 def test_canary_slice_above_the_tag_is_caught(openssl_build: UniversalOpenSSL,
                                               workdir: Path) -> None:
-    """Proof level: real artifact.  The x86_64 slice built for macOS 10.15 in a wheel whose tag
-    promises the older target: ``macos-min-version-above-tag`` names the slice and both
-    versions."""
+    """Proof level: real artifact.  The same universal module tagged with this Python's own
+    matrix floor for x86_64 (10.9 for 3.9-3.11) although the slice was built for the OpenSSL's
+    10.12 — the mistake of tagging by the interpreter alone: ``macos-min-version-above-tag``
+    names the slice and both versions."""
     targets = deployment_targets(openssl_build)
-    tag = platform_tag(targets)
-    assert _as_tuple(targets["x86_64"]) < (10, 15)
-    _, wheel = canary_wheel(CanaryBuild({**targets, "x86_64": "10.15"}, tag),
+    python = load_matrix().pythons[f"{sys.version_info.major}.{sys.version_info.minor}"]
+    assert python.macos is not None
+    floor = python.macos.min_macos["x86_64"]
+    if _as_tuple(floor) >= _as_tuple(targets["x86_64"]):
+        floor = "10.9"  # a Python whose floor already covers OpenSSL's: tag one below anyway
+    _, wheel = canary_wheel(CanaryBuild(targets, platform_tag({**targets, "x86_64": floor})),
                             openssl_build.libcrypto, openssl_build.include, workdir)
+    assert wheel.name.endswith(f"-{platform_tag({'x86_64': floor})}.whl")
     report = check_wheel(wheel)
     assert report.codes() == {MACOS_MIN_VERSION_ABOVE_TAG}
     (problem,) = report.problems
+    found = targets["x86_64"]
+    source = "LC_VERSION_MIN_MACOSX" if _as_tuple(found) < (10, 14) else "LC_BUILD_VERSION"
     assert problem.message == (
-        f"x86_64 slice needs macOS 10.15 (LC_BUILD_VERSION) but the tag allows macOS "
-        f"{targets['x86_64']} for x86_64")
+        f"x86_64 slice needs macOS {found} ({source}) but the tag allows macOS {floor} "
+        "for x86_64")

@@ -93,13 +93,12 @@ def binaries(toolchain, built) -> dict[str, bytes]:
 @pytest.mark.parametrize(
     ("kind", "budgets", "message"),
     [
-        ("elf", Budgets(sections=5), "ELF program headers: 9 (budget 5)"),
         ("elf", Budgets(sections=20), "ELF sections: "),
-        ("elf", Budgets(imports=3), "ELF dynamic entries: more than 3 (budget 3)"),
+        ("elf", Budgets(imports=3), "ELF dynamic entries: "),
         ("macho", Budgets(load_commands=3), "Mach-O load commands: "),
         ("macho", Budgets(sections=1), "Mach-O sections: "),
         ("pe", Budgets(sections=2), "PE sections: "),
-        ("pe", Budgets(imports=3), "PE imports: "),
+        ("pe", Budgets(imports=1), "PE imports: "),
     ],
 )
 def test_per_binary_budgets_on_real_binaries(

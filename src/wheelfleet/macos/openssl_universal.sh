@@ -97,6 +97,7 @@ done
 case "$mode" in full|libcrypto) ;; *) usage "--mode must be full or libcrypto, got '$mode'" ;; esac
 case "$step_timeout$lock_wait$jobs" in *[!0-9]*) usage "--step-timeout, --lock-wait and --jobs take whole numbers" ;; esac
 case "$root" in /*) ;; *) usage "--root must be an absolute path, got '$root'" ;; esac
+case "$root$work" in *[[:space:]]*) usage "--root and --work must not contain spaces (OpenSSL's build cannot take them)" ;; esac
 
 PYTHON=${PYTHON:-python3} MAKE=${MAKE:-make} PERL=${PERL:-perl} LIPO=${LIPO:-lipo}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -205,23 +206,27 @@ switch_current() {
 verify_tree() {
     dir=$1
     shift
-    files=
+    files='' lipo_refused=''
     for f in $libraries bin/openssl; do
         if [ -f "$dir/$f" ]; then
             files="$files $dir/$f"
             # shellcheck disable=SC2086  # two words
-            "$LIPO" "$dir/$f" -verify_arch $ARCHES >/dev/null 2>&1 || {
-                say "verification failed: $f: lipo -verify_arch $ARCHES says no (has: $("$LIPO" -archs "$dir/$f" 2>&1 | tr '\n' ' '))"
-                return 1
-            }
+            "$LIPO" "$dir/$f" -verify_arch $ARCHES >/dev/null 2>&1 || lipo_refused="$lipo_refused $f"
         elif [ "$f" != bin/openssl ]; then
             say "verification failed: $f is missing from $dir"
             return 1
         fi
     done
-    # shellcheck disable=SC2086  # $files: paths without spaces under the root
-    "$PYTHON" "$verifier" --base "$dir" --floor "x86_64=$floor_x86_64" --floor "arm64=$floor_arm64" \
-        "$@" $files
+    floors="--floor=x86_64=$floor_x86_64 --floor=arm64=$floor_arm64"
+    if [ -n "$lipo_refused" ]; then
+        # The verifier's line says precisely what is wrong; lipo's verdict stands either way.
+        # shellcheck disable=SC2086  # $floors and $files: words without spaces
+        "$PYTHON" "$verifier" --base "$dir" $floors $files >/dev/null || return 1
+        say "verification failed:$lipo_refused: lipo -verify_arch $ARCHES says no"
+        return 1
+    fi
+    # shellcheck disable=SC2086
+    "$PYTHON" "$verifier" --base "$dir" $floors "$@" $files
 }
 
 # --- already installed and current? ---------------------------------------------------------------

@@ -205,16 +205,16 @@ def _parse_binary(name: str, kind: str, spool: Spool, claims: PlatformClaims,
         if not is_pe(buffer):
             return None
         kind = binary_format.PE
-        return read_pe(buffer, limits)
+        return read_pe(buffer, limits, want_imported_symbols=want_symbols)
     except OutOfTime:
         raise
     except BudgetExceeded as exc:
         return Problem(BUDGET_EXCEEDED, name, f"{kind} file: {exc}")
     except Exception as exc:  # noqa: BLE001
-        # pyelftools, macholib and pefile raise many unrelated types (ELFError, struct.error,
-        # PEFormatError, ValueError, ...) on a damaged body; whatever the type, a file with an
-        # executable magic that its parser rejects cannot be loaded either. In a pure wheel
-        # such a file is only data that happens to start like a binary.
+        # The readers, macholib's structures and pefile raise many unrelated types
+        # (ValueError, struct.error, PEFormatError, ...) on a damaged body; whatever the
+        # type, a file with an executable magic that its parser rejects cannot be loaded
+        # either. In a pure wheel such a file is only data that happens to start like one.
         if claims.is_pure:
             return None
         text = " ".join(str(exc).split())[:_MESSAGE_LIMIT]

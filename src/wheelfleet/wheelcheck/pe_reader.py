@@ -38,33 +38,37 @@ def is_pe(data: bytes | mmap.mmap) -> bool:
     return data[pe_offset : pe_offset + 4] == b"PE\0\0"
 
 
-def read_pe(data: bytes | mmap.mmap, limits: ParseLimits) -> PEFacts:
+def read_pe(data: bytes | mmap.mmap, limits: ParseLimits, *,
+            want_imported_symbols: bool = False) -> PEFacts:
     """Parse a PE image; raises pefile.PEFormatError on a malformed one and
-    ``BudgetExceeded`` when it has more sections or imports than the budgets allow."""
+    ``BudgetExceeded`` when it has more sections or imports than the budgets allow.
+
+    The names of the functions imported from each DLL cost most of the parse and only abi3
+    and CPython 2 wheels are judged by them, so other wheels get the DLL names only."""
     (pe_offset,) = struct.unpack("<I", data[0x3C:0x40])
     (sections,) = struct.unpack("<H", data[pe_offset + 6 : pe_offset + 8])
     limits.at_most("PE sections", sections, limits.budgets.sections)
+    # Not closed: for a buffer it owns no file, and its close() runs a full gc.collect(),
+    # which costs more than parsing the file.
     pe = pefile.PE(data=data, fast_load=True)
-    try:
-        limits.deadline.check(limits.file)
-        pe.parse_data_directories(directories=_DIRECTORIES)
-        machine = int(pe.FILE_HEADER.Machine)
-        facts = PEFacts(
-            arch=_MACHINE_ARCH.get(machine, f"machine-{machine:#06x}"),
-            is_dll=bool(int(pe.FILE_HEADER.Characteristics) & _IMAGE_FILE_DLL),
+    limits.deadline.check(limits.file)
+    pe.parse_data_directories(directories=_DIRECTORIES,
+                              import_dllnames_only=not want_imported_symbols)
+    machine = int(pe.FILE_HEADER.Machine)
+    facts = PEFacts(
+        arch=_MACHINE_ARCH.get(machine, f"machine-{machine:#06x}"),
+        is_dll=bool(int(pe.FILE_HEADER.Characteristics) & _IMAGE_FILE_DLL),
+    )
+    com = getattr(pe, "DIRECTORY_ENTRY_COM_DESCRIPTOR", None)
+    if com is not None:
+        flags = int(com.struct.Flags)
+        facts.architecture_neutral = bool(
+            flags & _COMIMAGE_FLAGS_ILONLY and not flags & _COMIMAGE_FLAGS_32BITREQUIRED
         )
-        com = getattr(pe, "DIRECTORY_ENTRY_COM_DESCRIPTOR", None)
-        if com is not None:
-            flags = int(com.struct.Flags)
-            facts.architecture_neutral = bool(
-                flags & _COMIMAGE_FLAGS_ILONLY and not flags & _COMIMAGE_FLAGS_32BITREQUIRED
-            )
-        facts.imports = _import_table(getattr(pe, "DIRECTORY_ENTRY_IMPORT", []), limits)
-        facts.delay_imports = _import_table(getattr(pe, "DIRECTORY_ENTRY_DELAY_IMPORT", []),
-                                            limits)
-        return facts
-    finally:
-        pe.close()
+    facts.imports = _import_table(getattr(pe, "DIRECTORY_ENTRY_IMPORT", []), limits)
+    facts.delay_imports = _import_table(getattr(pe, "DIRECTORY_ENTRY_DELAY_IMPORT", []),
+                                        limits)
+    return facts
 
 
 def _import_table(entries: list[pefile.ImportDescData],
