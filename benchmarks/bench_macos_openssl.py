@@ -91,9 +91,9 @@ def main() -> int:
                   f"{manifest['min_macos'][arch]})")
         print(f"  ratio arm64/x86_64                     : "
               f"{seconds['arm64'] / seconds['x86_64']:7.2f}x")
-        print(f"  verification ({len(files)} files, {members} objects) : "
-              f"{verification['seconds']:7.2f} s in the script, {verify_alone:.2f} s alone "
-              f"(process start included)")
+        print(f"  verification                           : "
+              f"{verification['seconds']:7.2f} s in the script ({len(files)} files, {members} "
+              f"member objects); {verify_alone:.2f} s alone, process start included")
         build_total = seconds["x86_64"] + seconds["arm64"]
         print(f"  verification / build                   : "
               f"{verification['seconds'] / build_total:7.4f}")

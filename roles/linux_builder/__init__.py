@@ -6,7 +6,6 @@ from importlib import resources
 
 from pyinfra import host, logger
 from pyinfra.api import deploy
-from pyinfra.facts.deb import DebPackages
 from pyinfra.operations import apt, files, pip
 
 from wheelfleet.facts.containers import ContainerEngineRunnable
@@ -28,9 +27,10 @@ def _engine_check_name(engine: str, packages: list[str]) -> str:
     """The engine operation's name says what the host is like now, so a drift report reads
     "container engine not runnable (…)" instead of a generic operation name."""
     runs = host.get_fact(ContainerEngineRunnable, engine=engine) or {}
-    installed = host.get_fact(DebPackages) or {}
-    if runs.get("runnable") or any(p not in installed for p in packages):
+    if runs.get("runnable"):
         return f"Container engine runs ({engine})"
+    # On a bare host this names a state the operation then leaves alone (nothing installed
+    # yet to reinstall): it only shows as a change when the engine is installed and broken.
     why = one_line(str(runs.get("error")), 120)
     return f"Container engine not runnable ({engine}: {why}): reinstall {', '.join(packages)}"
 

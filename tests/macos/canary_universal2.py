@@ -24,7 +24,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from macos_builders import LIPO, ZIG_ARCH, BuildError, run
+from macos_builders import LIPO, BuildError, run, zig_cc
 
 import wheelfleet.canary
 
@@ -60,7 +60,7 @@ def build_slice(arch: str, minimum: str, libcrypto: Path, openssl_include: Path,
     """The canary extension for one arch, libcrypto linked in statically."""
     out = workdir / f"{arch}-{minimum}"
     out.mkdir(parents=True, exist_ok=True)
-    zig = [sys.executable, "-m", "ziglang", "cc", "-target", f"{ZIG_ARCH[arch]}-macos.{minimum}"]
+    zig = zig_cc(arch, minimum).split()
     obj, module = out / "canary.o", out / f"{MODULE}{SUFFIX}"
     steps = [
         [*zig, "-O2", "-fPIC", "-Wall", "-I", str(python_headers(workdir)),
@@ -72,7 +72,8 @@ def build_slice(arch: str, minimum: str, libcrypto: Path, openssl_include: Path,
     for step in steps:
         done = run(step, timeout=COMPILE_TIMEOUT)
         if done.returncode != 0:
-            raise BuildError(f"{' '.join(step[3:6])} …: {done.stderr.strip()[-600:]}")
+            raise BuildError(f"zig cc for {arch} (macOS {minimum}) failed: "
+                             f"{done.stderr.strip()[-600:]}")
     return module
 
 

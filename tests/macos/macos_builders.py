@@ -16,6 +16,7 @@ Mac arches, ``llvm-lipo-14`` and ``llvm-ar-14`` in place of Apple's tools.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -39,13 +40,14 @@ OPENSSL30_FLAGS = ("no-ssl3 no-ssl3-method no-zlib no-shared no-module no-comp "
                    "no-dynamic-engine no-tests no-atexit enable-ec_nistp_64_gcc_128")
 # The tests' fast mode (the benchmark does the full build): libcrypto.a only, without the
 # algorithms the canary never touches, at -O0.  What verification looks at — each object's
-# arch and minimum macOS — does not depend on any of these.
+# arch and minimum macOS — does not depend on any of these.  no-makedepend: no dependency
+# files (every build here starts from a fresh tree).
 FAST_EXTRA_FLAGS = (
-    "no-legacy no-engine no-deprecated no-des no-md4 no-mdc2 no-rc2 no-rc4 no-idea no-seed "
-    "no-camellia no-aria no-sm2 no-sm3 no-sm4 no-whirlpool no-bf no-cast no-cms no-ts no-ocsp "
-    "no-srp no-ct no-dsa no-siphash no-blake2 no-scrypt no-cmp no-dtls no-psk no-srtp no-ocb "
-    "no-siv no-rfc3779 no-poly1305 no-chacha no-gost no-ui-console no-err no-filenames "
-    "no-ec2m no-rmd160 no-multiblock -O0")
+    "no-makedepend no-legacy no-engine no-deprecated no-des no-md4 no-mdc2 no-rc2 no-rc4 "
+    "no-idea no-seed no-camellia no-aria no-sm2 no-sm3 no-sm4 no-whirlpool no-bf no-cast no-cms "
+    "no-ts no-ocsp no-srp no-ct no-dsa no-siphash no-blake2 no-scrypt no-cmp no-dtls no-psk "
+    "no-srtp no-ocb no-siv no-rfc3779 no-poly1305 no-chacha no-gost no-ui-console no-err "
+    "no-filenames no-ec2m no-rmd160 no-multiblock -O0")
 # pyca/infra's deployment targets (and the matrix's macos.openssl.min_macos).
 FLOORS = {"x86_64": "10.12", "arm64": "11.0"}
 ZIG_ARCH = {"x86_64": "x86_64", "arm64": "aarch64"}
@@ -162,16 +164,36 @@ def openssl_source() -> OpenSSLSource:
 
 # --- the toolchain ------------------------------------------------------------------------------
 
+@functools.cache
+def zig_binary() -> Path:
+    """The ziglang wheel's ``zig``, named by a path that holds its version but not the venv's
+    (``~/.cache/wheelfleet/bin/zig-0.17.1``): the compiler is part of the script's build key,
+    and a fresh clone's venv must not make the cached build look different."""
+    import ziglang
+
+    real = Path(ziglang.__file__).parent / "zig"
+    version = subprocess.run([str(real), "version"], capture_output=True, text=True,
+                             timeout=60, check=True).stdout.strip()
+    link = cache_home() / "bin" / f"zig-{version}"
+    if not (link.is_symlink() and link.resolve() == real.resolve()):
+        link.parent.mkdir(parents=True, exist_ok=True)
+        fresh = link.with_name(f".{link.name}.{os.getpid()}")
+        fresh.unlink(missing_ok=True)
+        fresh.symlink_to(real)
+        fresh.replace(link)
+    return link
+
+
 def zig_cc(arch: str, minimum: str) -> str:
     """``CC`` for one Mac arch: zig's clang with the macOS libc headers and libSystem.tbd it
     ships.  zig takes the minimum macOS from the target triple (it ignores
     ``-mmacosx-version-min``), so the triple carries it."""
-    return f"{sys.executable} -m ziglang cc -target {ZIG_ARCH[arch]}-macos.{minimum}"
+    return f"{zig_binary()} cc -target {ZIG_ARCH[arch]}-macos.{minimum}"
 
 
 def zig_cache() -> Path:
-    """zig caches every C compilation by its inputs (like ccache): keep that cache with ours,
-    so an empty ~/.cache/wheelfleet really means compiling everything again."""
+    """zig keeps a cache of its own (its compiler-rt and libSystem stubs per target, some
+    compilations): keep it with ours, so an empty ~/.cache/wheelfleet means a cold build."""
     return cache_home() / "zig"
 
 
@@ -256,9 +278,10 @@ def universal_openssl(mode: str = "libcrypto", extra_flags: str = FAST_EXTRA_FLA
     The cache is the script's own idempotency: one root, whose installed build the script
     keeps when its build key — source sha256, flags, mode, floors, compilers, the script's and
     the verifier's sha256 — is unchanged (it re-verifies it), and per-arch staged builds kept
-    under the same inputs.  Any change rebuilds; an empty cache builds from scratch.  The root's
-    path stays the same across changes, so zig's compilation cache still serves the objects a
-    script edit did not change.
+    under the same inputs.  Any change rebuilds; an empty cache builds from scratch.  The root
+    (baked into the build as its prefix) is one path for every key, so a run that changes one
+    arch's inputs — the too-new-macOS test — rebuilds that arch only, against the same good
+    build it must leave alone.
     """
     require_tools()
     source = openssl_source()

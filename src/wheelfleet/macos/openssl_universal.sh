@@ -261,7 +261,9 @@ build_stage() {
         return 0
     fi
     tag=$(basename "$stage")
-    build=$work/build-${tag#stage-} log=$work/logs/$tag.log
+    # One path per arch (a build holds the lock): zig and ccache-style caches see the same
+    # file names from one build to the next.
+    build=$work/build-$arch log=$work/logs/$tag.log
     rm -rf "$build" "$stage.part" && mkdir -p "$build" || fail 1 "cannot create $build"
     : >"$log"
     started=$(date +%s)

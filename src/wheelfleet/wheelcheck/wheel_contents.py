@@ -31,6 +31,17 @@ class WheelBinary:
     def install_path(self) -> str:
         return install_path(self.path)
 
+    def imported_symbols(self) -> set[str]:
+        """What the binary expects CPython to provide (collected for abi3 and CPython 2 wheels
+        only): its undefined dynamic symbols, or for a PE file its imports from python*.dll."""
+        facts = self.facts
+        if isinstance(facts, ElfFacts):
+            return set(facts.imported_symbols)
+        if isinstance(facts, MachOFacts):
+            return {name for one_slice in facts.slices for name in one_slice.imported_symbols}
+        return {name for dll, names in facts.imports.items()
+                if dll.lower().startswith("python") for name in names}
+
     @property
     def family(self) -> str:
         if isinstance(self.facts, ElfFacts):

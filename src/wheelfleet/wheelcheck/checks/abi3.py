@@ -8,7 +8,6 @@ API (``PyInit_*`` is the module's own export).
 
 from __future__ import annotations
 
-from ..binary_facts import ElfFacts, MachOFacts
 from ..report import ABI3_VIOLATION, Problem
 from ..wheel_contents import WheelBinary, WheelContents
 
@@ -20,17 +19,9 @@ def check(binary: WheelBinary, contents: WheelContents) -> list[Problem]:
     if claimed is None:
         return []
     problems = []
-    facts = binary.facts
-    if isinstance(facts, ElfFacts):
-        symbols = set(facts.imported_symbols)
-    elif isinstance(facts, MachOFacts):
-        symbols = {name for s in facts.slices for name in s.imported_symbols}
-    else:
-        # Importing a version-specific python3XY.dll is python-abi-mismatch; the symbols
-        # taken from any CPython DLL are judged here.
-        symbols = {name for dll, names in facts.imports.items()
-                   if dll.lower().startswith("python3") for name in names}
-    outside, too_new = judge_symbols(symbols, claimed)
+    # Importing a version-specific python3XY.dll is python-abi-mismatch's; the symbols a
+    # binary takes from any CPython are judged here.
+    outside, too_new = judge_symbols(binary.imported_symbols(), claimed)
     claimed_text = f"{claimed[0]}.{claimed[1]}"
     if outside:
         problems.append(

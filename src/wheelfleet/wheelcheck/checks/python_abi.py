@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import posixpath
 
-from ..binary_facts import ElfFacts, MachOFacts, PEFacts
+from ..binary_facts import ElfFacts, PEFacts
 from ..python_tags import (
     ABI3,
     CPYTHON,
@@ -107,7 +107,7 @@ def _unicode_mismatch(binary: WheelBinary, interpreters: frozenset[InterpreterCl
     if not python2 or len(python2) != len(interpreters):
         return None
     widths = {"PyUnicodeUCS4_" if "u" in c.flags else "PyUnicodeUCS2_" for c in python2}
-    used = sorted({name for name in _imported_symbols(binary)
+    used = sorted({name for name in binary.imported_symbols()
                    if name.startswith(tuple(_UCS_PREFIX)) and not name.startswith(tuple(widths))})
     if not used:
         return None
@@ -115,15 +115,6 @@ def _unicode_mismatch(binary: WheelBinary, interpreters: frozenset[InterpreterCl
     shown = ", ".join(used[:3]) + (f" and {len(used) - 3} more" if len(used) > 3 else "")
     return (f"uses {shown}, the unicode API of a {width} CPython 2 build; the wheel's tags "
             f"claim {claimed}")
-
-
-def _imported_symbols(binary: WheelBinary) -> list[str]:
-    facts = binary.facts
-    if isinstance(facts, ElfFacts):
-        return facts.imported_symbols
-    if isinstance(facts, MachOFacts):
-        return [name for s in facts.slices for name in s.imported_symbols]
-    return [name for names in facts.imports.values() for name in names]
 
 
 def _problem(binary: WheelBinary, message: str) -> Problem:
