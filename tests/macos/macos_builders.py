@@ -32,12 +32,11 @@ from typing import Any
 
 from wheelfleet.lab.roots import cache_home
 from wheelfleet.macos import MANIFEST_NAME, OPENSSL_SCRIPT
+from wheelfleet.matrix import load_matrix
 
-# pyca/cryptography's static-build flags as OpenSSL 3.0 accepts them: 3.0's Configure refuses
-# no-apps, no-docs and no-sm2-precomp (3.2+), so the apps/tests they switch off are switched off
-# with no-tests (no-apps implies it in 3.2+) and the apps are built; the rest is pyca's list.
-OPENSSL30_FLAGS = ("no-ssl3 no-ssl3-method no-zlib no-shared no-module no-comp "
-                   "no-dynamic-engine no-tests no-atexit enable-ec_nistp_64_gcc_128")
+# The flags the macos_openssl role builds with: the matrix's (pyca's static-build flags as
+# OpenSSL 3.0 accepts them), so the tests build exactly what a Mac would.
+OPENSSL30_FLAGS = " ".join(load_matrix().macos["openssl"]["configure_flags"])  # type: ignore[index]
 # The tests' fast mode (the benchmark does the full build): libcrypto.a only, without the
 # algorithms the canary never touches, at -O0.  What verification looks at — each object's
 # arch and minimum macOS — does not depend on any of these.  no-makedepend: no dependency
