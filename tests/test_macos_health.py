@@ -26,7 +26,6 @@ import pytest
 
 from wheelfleet.canary import CANARY_INPUT, expected_digest, project_dir
 from wheelfleet.health import agent
-from wheelfleet.health.collect import agent_checks
 from wheelfleet.health.macos_plan import (
     TOOLS_VENV,
     build_plan,
@@ -621,7 +620,7 @@ def test_agent_checks_for_a_mac_judges_its_wheels_with_wheelcheck(tmp_path):
                for c, path in zip(cells, (good, thin), strict=True)]
     host = FakeHost({"state": "ok", "records": records},
                     {"/kept/3.12.whl": good, "/kept/3.13.whl": thin})
-    checks, tools = agent_checks(host, sel, cells)
+    checks, tools = platform("macos").collect(host, sel)
     assert [c["status"] for c in checks] == ["passed", "failed"], checks
     assert checks[1]["step"] == "validate"
     assert checks[1]["diagnosis"].startswith("wheelcheck: missing-arch-slice"), checks[1]

@@ -208,6 +208,7 @@ def test_controller_validation_fails_the_check_not_the_run(tmp_path: Path) -> No
     """The controller fetches each repaired wheel from its node and judges it: a hostile one
     fails that check's record at ``validate``; nothing is raised."""
     from wheelfleet.health.collect import validate_with_wheelcheck
+    from wheelfleet.health.plan import KEEP_DIR  # where the node keeps it, not a local path
 
     bomb = hostile.zip_bomb(tmp_path)
 
@@ -217,7 +218,7 @@ def test_controller_validation_fails_the_check_not_the_run(tmp_path: Path) -> No
             return True
 
     record: dict[str, Any] = {"status": "passed", "wheel": bomb.name,
-                              "wheel_path": f"/work/{bomb.name}"}
+                              "wheel_path": f"{KEEP_DIR}/{bomb.name}"}
     validate_with_wheelcheck(Node(), record)
     assert record["status"] == "failed"
     assert record["step"] == "validate"

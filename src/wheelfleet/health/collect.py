@@ -24,8 +24,6 @@ from wheelfleet.report.text import one_line
 from wheelfleet.selection import Selection
 
 OUT_ENV = "WHEELFLEET_HEALTH_OUT"
-# What a host-mode agent asks its node once before any check (arch, compiler, delocate).
-HOST_PROBE_SECONDS = 130
 
 
 def out_dir() -> Path:
@@ -73,23 +71,14 @@ def validate_with_wheelcheck(host: Any, record: dict[str, Any]) -> None:
                       output_tail=record["wheelcheck"][-25:])
 
 
-def agent_checks(host: Any, sel: Selection, cells: list[dict[str, str]]
+def agent_checks(host: Any, cells: list[dict[str, str]], budget: int
                  ) -> tuple[list[Check], dict[str, str | None]]:
-    """Run the node's health agent over its plan: its records (one per cell) and tool versions.
+    """Run the node's health agent over its plan: its records (one per cell) and the tool
+    versions they report.  ``budget`` bounds the whole read (the platform knows its batches).
 
     Never raises for anything the node does: no agent, a crash, a timeout or output that is not
     records all become this host's own records saying what happened.
     """
-    settings = sel.settings
-    # Linux checks run in containers of an engine; a Mac's run on the host itself (the plan's
-    # "kind"), each within health_timeout, health_parallel at a time.
-    engine: str | None = getattr(settings, "container_engine", None)
-    if engine:
-        # The agent runs checks in parallel; bound the whole read by the slowest batch.
-        budget = settings.health_timeout * max(1, len(sel.images) * 4)
-    else:
-        batches = -(-len(cells) // settings.health_parallel)
-        budget = settings.health_timeout * max(1, batches) + HOST_PROBE_SECONDS
     try:
         answer = host.get_fact(WheelHealthRecords, agent=AGENT, plan=PLAN, _timeout=budget)
     except Exception as err:  # noqa: BLE001 - a timeout or lost connection is this host's
@@ -110,18 +99,21 @@ def agent_checks(host: Any, sel: Selection, cells: list[dict[str, str]]
             validate_with_wheelcheck(host, raw)
     checks = checks_from_answer(answer, cells, host.name)
     tools: dict[str, str | None] = {}
-    try:
-        found = host.get_fact(ContainerEngine, engine=engine) if engine else None
-    except Exception:  # noqa: BLE001 - tool versions are decoration, never a reason to fail
-        found = None
-    if found:
-        tools[found["engine"]] = found["version"]
     for record in checks:
         for key in ("auditwheel", "patchelf", "gcc", "delocate", "clang", "macos"):
             value = record["versions"].get(key)
             if value:
                 tools.setdefault(f"{key} ({record['image']})", value)
     return checks, tools
+
+
+def engine_version(host: Any, engine: str) -> dict[str, str]:
+    """``{engine: version}`` for the report's tools, or nothing (decoration, never a failure)."""
+    try:
+        found = host.get_fact(ContainerEngine, engine=engine)
+    except Exception:  # noqa: BLE001
+        return {}
+    return {found["engine"]: found["version"]} if found else {}
 
 
 def collect_for_current_host(host: Any, selection: Selection | InputError) -> dict[str, Any]:

@@ -81,9 +81,14 @@ class Linux(Platform):
         return cell["image"]
 
     def collect(self, host: Any, sel: Selection) -> tuple[list[Check], dict[str, str | None]]:
-        from wheelfleet.health.collect import agent_checks
+        from wheelfleet.health.collect import agent_checks, engine_version
 
-        return agent_checks(host, sel, self.planned_cells(sel))
+        settings = sel.settings
+        assert isinstance(settings, LinuxSettings)
+        # The agent runs checks in parallel; bound the whole read by the slowest batch.
+        budget = settings.health_timeout * max(1, len(sel.images) * 4)
+        checks, tools = agent_checks(host, self.planned_cells(sel), budget)
+        return checks, {**engine_version(host, settings.container_engine), **tools}
 
     @staticmethod
     def _images(r: Reader, sel: Selection) -> list[Image]:

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
 CACHE_DIR = "/Library/Caches/wheelfleet"
+# What the host-mode agent asks its node once before any check (arch, compiler, delocate).
+HOST_PROBE_SECONDS = 130
 
 
 def origin_map(r: Reader, key: str) -> dict[str, str]:
@@ -166,7 +168,11 @@ class Macos(Platform):
     def collect(self, host: Any, sel: Selection) -> tuple[list[Check], dict[str, str | None]]:
         from wheelfleet.health.collect import agent_checks
 
-        return agent_checks(host, sel, self.planned_cells(sel))
+        cells = self.planned_cells(sel)
+        # Checks run on the host itself, health_parallel at a time, after one node probe.
+        batches = -(-len(cells) // sel.settings.health_parallel)
+        budget = sel.settings.health_timeout * max(1, batches) + HOST_PROBE_SECONDS
+        return agent_checks(host, cells, budget)
 
     def complete(self, r: Reader, sel: Selection) -> None:
         """Refuse, before anything connects, what the roles would refuse on the host."""
