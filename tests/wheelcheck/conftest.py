@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -30,10 +29,7 @@ def built() -> Callable[[Callable[[], T]], T]:
         try:
             return builder()
         except ToolMissing as missing:
-            # Under CI a real-binary test that did not run is a failure, never a silent pass.
-            if os.environ.get("CI"):
-                pytest.fail(f"{missing} is not installed (run .ci/setup): this real-binary "
-                            "test cannot run")
+            # tests/conftest.py turns this skip into a failure under CI.
             pytest.skip(f"{missing} is not installed, cannot build this fixture")
 
     return call
