@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from wheelfleet.canary import CANARY_INPUT, expected_digest
 from wheelfleet.health.plan import CANARY_DIR
-from wheelfleet.matrix.query import _interp, _mac_platform_tag
+from wheelfleet.matrix.query import interpreter_tag, mac_platform_tag
 
 if TYPE_CHECKING:
     from wheelfleet.matrix import Python
@@ -65,7 +65,7 @@ def deployment_target(sel: Selection, py: Python, arch: str) -> str:
 
 def platform_tag(target: str, arch: str) -> str:
     """``macosx_10_13_universal2``, ``macosx_11_0_arm64`` (macOS >= 11: always ``X_0``)."""
-    return _mac_platform_tag({"x86_64": target, "arm64": target}, arch, target)
+    return mac_platform_tag({"x86_64": target, "arm64": target}, arch, target)
 
 
 def interpreters(sel: Selection) -> dict[str, str]:
@@ -126,7 +126,7 @@ def build_plan(sel: Selection) -> dict[str, Any]:
                 "image": IMAGE, "digest": None, "python": py.id, "arch": arch,
                 "variant": "default", "interpreter": found[py.id], "archs": slices(arch),
                 "deployment_target": target, "plat": plat, "abi_tag": mac.abi_tag,
-                "wheel_tag": f"{_interp(py)}-{mac.abi_tag}-{plat}",
+                "wheel_tag": f"{interpreter_tag(py)}-{mac.abi_tag}-{plat}",
                 # CPython 2.7 has no venv module: its wheel goes into a fresh --target dir.
                 "install": "target" if py.minor.startswith("2.") else "venv",
                 "maxunicode": (int(recipe["expected_maxunicode"])

@@ -68,7 +68,7 @@ def _windows(matrix: Matrix, py: Python, arch: str | None) -> dict[str, Any]:
                       "install": "msiexec /i <msi> /qn ALLUSERS=1 TARGETDIR=C:\\Python"
                                  + py.version.replace(".", "")[:2]}
         arches.append({"arch": a, "wheel_platform": matrix.platform_arches["windows"][a],
-                       "wheel_tag": f"{_interp(py)}-{win.abi_tag}-"
+                       "wheel_tag": f"{interpreter_tag(py)}-{win.abi_tag}-"
                                     f"{matrix.platform_arches['windows'][a]}",
                        "interpreter_source": source,
                        "vs_components": list(comp.components_for(a))})
@@ -115,12 +115,12 @@ def _macos(matrix: Matrix, py: Python, arch: str | None) -> dict[str, Any]:
             install["command"] += " -applyChoiceChangesXML <choices.xml>"
         out["install"] = install
     arm_min = str(matrix.macos["arm64_min_version"])
-    out["arches"] = [{"arch": a, "wheel_tag": f"{_interp(py)}-{mac.abi_tag}-"
-                      f"{_mac_platform_tag(mac.min_macos, a, arm_min)}"} for a in arches]
+    out["arches"] = [{"arch": a, "wheel_tag": f"{interpreter_tag(py)}-{mac.abi_tag}-"
+                      f"{mac_platform_tag(mac.min_macos, a, arm_min)}"} for a in arches]
     return out
 
 
-def _mac_platform_tag(min_macos: dict[str, str], arch: str, arm_min: str) -> str:
+def mac_platform_tag(min_macos: dict[str, str], arch: str, arm_min: str) -> str:
     if arch == "universal2":
         version = min_macos.get("x86_64", arm_min)
     else:
@@ -157,7 +157,7 @@ def _linux(matrix: Matrix, py: Python, arch: str | None) -> dict[str, Any]:
             "repair_tools": matrix.tool_pins("linux")}
 
 
-def _interp(py: Python) -> str:
+def interpreter_tag(py: Python) -> str:
     major, minor = py.minor.split(".")
     return f"cp{major}{minor}"
 
