@@ -8,11 +8,9 @@ from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.operations import apt, files, pip
 
-from wheelfleet.facts.containers import ContainerEngineRunnable
 from wheelfleet.operations.engine import runnable_engine
 from wheelfleet.operations.images import PULL_SCRIPT, pinned_image, unselected_images_removed
 from wheelfleet.platforms.linux import LinuxSettings
-from wheelfleet.report.text import one_line
 from wheelfleet.selection import Selection
 
 TOOLS_VENV = "/opt/wheelfleet/tools"
@@ -21,18 +19,6 @@ ENGINE_PACKAGES = {"podman": ["podman", "skopeo"], "docker": ["docker.io", "skop
 
 def _template(name: str) -> str:
     return str(resources.files("wheelfleet").joinpath(f"templates/{name}"))
-
-
-def _engine_check_name(engine: str, packages: list[str]) -> str:
-    """The engine operation's name says what the host is like now, so a drift report reads
-    "container engine not runnable (…)" instead of a generic operation name."""
-    runs = host.get_fact(ContainerEngineRunnable, engine=engine) or {}
-    if runs.get("runnable"):
-        return f"Container engine runs ({engine})"
-    # On a bare host this names a state the operation then leaves alone (nothing installed
-    # yet to reinstall): it only shows as a change when the engine is installed and broken.
-    why = one_line(str(runs.get("error")), 120)
-    return f"Container engine not runnable ({engine}: {why}): reinstall {', '.join(packages)}"
 
 
 @deploy("linux_builder")
@@ -60,8 +46,10 @@ def linux_builder(selection: Selection) -> None:
     apt.packages(name=f"Install container engine ({', '.join(packages)})", packages=packages,
                  no_recommends=True, _env={"DEBIAN_FRONTEND": "noninteractive"},
                  _timeout=1800)
-    runnable_engine(name=_engine_check_name(engine, ENGINE_PACKAGES[engine]), engine=engine,
-                    packages=ENGINE_PACKAGES[engine], _timeout=1800)
+    # A static name: one read at load time to name this operation disagreed, in two real-host
+    # runs, with what the operation itself saw on the same host; only the operation decides.
+    runnable_engine(name=f"Reinstall the container engine if not runnable ({engine})",
+                    engine=engine, packages=ENGINE_PACKAGES[engine], _timeout=1800)
 
     if engine == "podman":
         files.directory(name="Registries drop-in directory",

@@ -101,8 +101,10 @@ def test_one_verify_reports_every_host_with_its_own_cause(verify_fleet, faulty_f
     assert (status, step) == ("failed", "engine"), why
     assert why.startswith("container engine not runnable: podman not found on the node"), why
     assert "image" not in why and "local store" not in why
-    assert any(c.startswith("linux_builder | Container engine not runnable (podman")
-               for c in hosts["tf4"]["drift"]["changes"]), hosts["tf4"]["drift"]
+    assert "linux_builder | Reinstall the container engine if not runnable (podman)" in \
+        hosts["tf4"]["drift"]["changes"], hosts["tf4"]["drift"]
+    # The healthy host has no such pending change: the operation reads each host's own engine.
+    assert not hosts["tf1"]["drift"]["changes"], hosts["tf1"]["drift"]
 
     [(status, step, why)] = causes("tf5")
     assert (status, step) == ("failed", "agent"), why

@@ -23,7 +23,8 @@ def runnable_engine(engine: str, packages: list[str]):
 
     .. code:: python
 
-        runnable_engine(name="Container engine runs", engine="podman",
+        runnable_engine(name="Reinstall the container engine if not runnable",
+                        engine="podman",
                         packages=["podman", "skopeo"])
     """
     runs = host.get_fact(ContainerEngineRunnable, engine=engine)
