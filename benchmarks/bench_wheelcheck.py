@@ -1,15 +1,21 @@
-"""Benchmark: ``wheelfleet check-wheel`` over a corpus of real wheels, and against
-``auditwheel show`` on its Linux wheels, side by side in one run.
+"""Benchmark: ``wheelfleet check-wheel`` over a corpus of real wheels of every platform, per
+platform, and against ``auditwheel show`` on its Linux wheels, all measured in one run.
 
 Run: ``.venv/bin/python benchmarks/bench_wheelcheck.py``
 
 The corpus is the pinned real wheels of tests/wheelcheck/test_real_wheels.py plus the pinned
-``CORPUS_EXTRA`` below: over 200 wheels of every platform (downloaded with pip into
-~/.cache/wheelfleet/pypi-wheels on first use). Every tool runs as a user would run it, as a
-subprocess of this venv:
+``CORPUS_EXTRA`` below: over 250 wheels (manylinux x86_64/i686/aarch64/ppc64le/s390x,
+musllinux x86_64/aarch64, macOS x86_64/arm64/universal2, win32, win_amd64, win_arm64, pure),
+fetched by name and sha256 (tests/wheelcheck/real_wheels.sha256) with pip into
+~/.cache/wheelfleet/pypi-wheels on first use, exactly like the tests' real wheels. Every tool
+runs as a user would run it, as a subprocess of this venv:
 
-* check-wheel over the whole corpus, as one batch (its normal use) and with ``--jobs 1``:
-  seconds, MB/s (compressed wheel bytes), peak memory of the process and its workers;
+* check-wheel over the whole corpus as one batch (its normal use) and with ``--jobs 1``:
+  seconds, wheels/s, MB/s (compressed wheel bytes), peak memory of the process and its workers;
+* per platform (Linux, macOS, Windows), check-wheel ``--jobs 1`` over that platform's wheels:
+  wheels/s, MB/s and MB per CPU-second (CPU time of the process and its workers, which the
+  other processes on a shared machine do not inflate), and how far Windows is behind the
+  fastest other platform (the target is within 1.5x);
 * on the Linux wheels: ``auditwheel show --json WHEEL`` once per wheel (it takes one at a
   time), and check-wheel as one batch, with ``--jobs 1`` and once per wheel; the speed-up
   ratios, and whether the two tools' verdicts (symbol versions fit the tag; external libraries
@@ -22,9 +28,12 @@ violations. Not a timed test: the figures are printed, not asserted.
 from __future__ import annotations
 
 import json
+import re
+import resource
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent.parent / "tests" / "wheelcheck"
@@ -42,8 +51,10 @@ from test_real_wheels import (  # noqa: E402
 
 from wheelfleet.wheelcheck import Problem  # noqa: E402
 
-TARGET_RATIO = 10.0
+TARGET_RATIO = 10.0  # check-wheel batch vs auditwheel show, Linux wheels
+WINDOWS_TARGET = 1.5  # Windows MB per CPU-second at most this far behind the fastest other
 TIMEOUT = 3600
+MIN_CORPUS = 150
 
 
 # (requirement, pip --platform, the file pip must pick), all for CPython 3.12
@@ -585,50 +596,82 @@ CORPUS_EXTRA = [
 ]
 
 
-def check_wheel_cli(paths: list[Path], *options: str) -> tuple[list[dict], Measured]:
+@dataclass
+class Run:
+    """One check-wheel run: its output and what it cost."""
+
+    reports: list[dict]
+    seconds: float
+    cpu_seconds: float  # user + system of the process and the workers it waited for
+    peak_mb: float
+
+
+def check_wheel_cli(paths: list[Path], *options: str) -> Run:
     """``check-wheel --json`` as a subprocess (the CLI module the console script runs)."""
     command = [sys.executable, "-m", "wheelfleet.wheelcheck.cli", "--json", *options]
-    result = run_measured([*command, *map(str, paths)], TIMEOUT)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result: Measured = run_measured([*command, *map(str, paths)], TIMEOUT)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode not in (0, 1):
         raise SystemExit(f"check-wheel failed ({result.returncode}): {result.stderr}")
-    return json.loads(result.stdout), result
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Run(json.loads(result.stdout), result.seconds, cpu, result.peak_mb)
+
+
+def platform_of(filename: str) -> str:
+    """The OS family a wheel is for: linux, macos, windows or pure."""
+    if "linux" in filename:
+        return "linux"
+    if "macosx" in filename:
+        return "macos"
+    if "-win" in filename:
+        return "windows"
+    return "pure"
+
+
+def tag_family(filename: str) -> str:
+    """A finer label for the corpus summary: manylinux_x86_64, win_arm64, macos_universal2 …"""
+    platform = filename[: -len(".whl")].rsplit("-", 1)[-1].split(".")[0]
+    if "linux" in platform:
+        kind = "musllinux" if platform.startswith("musllinux") else "manylinux"
+        arch = re.search(r"(x86_64|i686|aarch64|ppc64le|s390x|armv7l)$", platform)
+        return f"{kind}_{arch[1] if arch else platform}"
+    if platform.startswith("macosx"):
+        return "macos_" + platform.split("_", 3)[-1]
+    return platform
+
+
+def mb(paths: list[Path]) -> float:
+    return sum(p.stat().st_size for p in paths) / 1e6
 
 
 def main() -> int:
     corpus = [*REAL_WHEELS, *CORPUS_EXTRA]
     fetched = fetch_all(corpus)
     paths = [fetched[w] for w in corpus]
-    size_mb = sum(p.stat().st_size for p in paths) / 1e6
-    families = {"linux": 0, "macos": 0, "windows": 0, "pure": 0}
+    if len(paths) < MIN_CORPUS:
+        raise SystemExit(f"the corpus has {len(paths)} wheels; the benchmark needs {MIN_CORPUS}")
+    by_platform: dict[str, list[Path]] = {}
     for path in paths:
-        name = path.name
-        family = (
-            "linux"
-            if "linux" in name
-            else "macos"
-            if "macosx" in name
-            else "windows"
-            if "-win" in name
-            else "pure"
-        )
-        families[family] += 1
-    print(
-        f"corpus: {len(paths)} wheels, {size_mb:.0f} MB compressed "
-        f"({', '.join(f'{n} {f}' for f, n in families.items())})\n"
-    )
+        by_platform.setdefault(platform_of(path.name), []).append(path)
+    families: dict[str, int] = {}
+    for path in paths:
+        families[tag_family(path.name)] = families.get(tag_family(path.name), 0) + 1
+    summary = ", ".join(f"{name} {count}" for name, count in sorted(families.items()))
+    print(f"corpus: {len(paths)} real wheels, {mb(paths):.0f} MB compressed, fetched by name "
+          f"and sha256\n  {summary}\n")
 
     failures = 0
-    print(f"{'check-wheel over the corpus':<42} {'seconds':>8} {'MB/s':>7} {'peak MB':>8}")
+    print(f"{'check-wheel over the corpus':<34} {'seconds':>8} {'wheels/s':>9} {'MB/s':>7} "
+          f"{'peak MB':>8}")
     reports: list[dict] = []
-    for label, options in (
-        ("one batch (default --jobs)", ()),
-        ("one batch, --jobs 1", ("--jobs", "1")),
-    ):
-        reports, measured = check_wheel_cli(paths, *options)
-        print(
-            f"{label:<42} {measured.seconds:8.2f} {size_mb / measured.seconds:7.1f} "
-            f"{measured.peak_mb:8.0f}"
-        )
+    runs: list[tuple[str, tuple[str, ...]]] = [("one batch (default --jobs)", ()),
+                                               ("one batch, --jobs 1", ("--jobs", "1"))]
+    for label, options in runs:
+        run = check_wheel_cli(paths, *options)
+        reports = run.reports
+        print(f"{label:<34} {run.seconds:8.2f} {len(paths) / run.seconds:9.1f} "
+              f"{mb(paths) / run.seconds:7.1f} {run.peak_mb:8.0f}")
     pinned = {w.filename for w in REAL_WHEELS}
     for report in reports:
         problems = [Problem(**p) for p in report["problems"]]
@@ -641,8 +684,23 @@ def main() -> int:
     bad = sum(not r["ok"] for r in reports)
     print(f"  {len(reports) - bad} ok, {bad} with problems\n")
 
-    linux = [p for p in paths if "linux" in p.name]
-    linux_mb = sum(p.stat().st_size for p in linux) / 1e6
+    print(f"{'per platform, --jobs 1':<22} {'wheels':>6} {'MB':>6} {'seconds':>8} {'wheels/s':>9} "
+          f"{'MB/s':>7} {'CPU s':>7} {'MB/CPU-s':>9}")
+    per_cpu: dict[str, float] = {}
+    for platform in ("linux", "macos", "windows"):
+        group = by_platform.get(platform, [])
+        run = check_wheel_cli(group, "--jobs", "1")
+        per_cpu[platform] = mb(group) / run.cpu_seconds
+        print(f"  {platform:<20} {len(group):6d} {mb(group):6.0f} {run.seconds:8.2f} "
+              f"{len(group) / run.seconds:9.1f} {mb(group) / run.seconds:7.1f} "
+              f"{run.cpu_seconds:7.2f} {per_cpu[platform]:9.1f}")
+    fastest_other = max(per_cpu["linux"], per_cpu["macos"])
+    behind = fastest_other / per_cpu["windows"]
+    print(f"  Windows behind the fastest other platform (MB per CPU-second): {behind:.2f}x, "
+          f"target <= {WINDOWS_TARGET}x: {'met' if behind <= WINDOWS_TARGET else 'NOT met'}\n")
+
+    linux = by_platform["linux"]
+    linux_mb = mb(linux)
     auditwheel_out: dict[str, str | None] = {}
     started = time.perf_counter()
     for path in linux:
@@ -652,8 +710,8 @@ def main() -> int:
             auditwheel_out[path.name] = None  # no verdict to compare with
             print(f"  auditwheel show failed on {path.name}: {failed.stderr.splitlines()[-1]}")
     auditwheel_seconds = time.perf_counter() - started
-    batch, batch_run = check_wheel_cli(linux)
-    _one_job, one_job_run = check_wheel_cli(linux, "--jobs", "1")
+    batch = check_wheel_cli(linux)
+    one_job = check_wheel_cli(linux, "--jobs", "1")
     started = time.perf_counter()
     for path in linux:
         check_wheel_cli([path])
@@ -661,7 +719,7 @@ def main() -> int:
 
     agreed = 0
     judged = [name for name, output in auditwheel_out.items() if output is not None]
-    for entry, path in zip(batch, linux, strict=True):
+    for entry, path in zip(batch.reports, linux, strict=True):
         output = auditwheel_out[path.name]
         if output is None:
             continue
@@ -673,25 +731,20 @@ def main() -> int:
             failures += 1
             print(f"  DIFFER {path.name}: ours={ours} auditwheel={theirs}")
 
-    print(
-        f"{len(linux)} Linux wheels, {linux_mb:.0f} MB, side by side {'seconds':>14} "
-        f"{'MB/s':>7} {'speed-up':>9}"
-    )
+    print(f"{len(linux)} Linux wheels, {linux_mb:.0f} MB, side by side {'seconds':>12} "
+          f"{'wheels/s':>9} {'MB/s':>7} {'speed-up':>9}")
     rows = [
         ("auditwheel show, one process per wheel", auditwheel_seconds),
-        ("check-wheel, one batch", batch_run.seconds),
-        ("check-wheel, one batch, --jobs 1", one_job_run.seconds),
+        ("check-wheel, one batch", batch.seconds),
+        ("check-wheel, one batch, --jobs 1", one_job.seconds),
         ("check-wheel, one process per wheel", per_wheel_seconds),
     ]
     for label, seconds in rows:
-        print(
-            f"  {label:<52} {seconds:8.2f} {linux_mb / seconds:7.1f} "
-            f"{auditwheel_seconds / seconds:8.1f}x"
-        )
-    ratio = auditwheel_seconds / batch_run.seconds
-    print(
-        f"  target >= {TARGET_RATIO:.0f}x (batch): {'met' if ratio >= TARGET_RATIO else 'NOT met'}"
-    )
+        print(f"  {label:<50} {seconds:8.2f} {len(linux) / seconds:9.1f} "
+              f"{linux_mb / seconds:7.1f} {auditwheel_seconds / seconds:8.1f}x")
+    ratio = auditwheel_seconds / batch.seconds
+    met = "met" if ratio >= TARGET_RATIO else "NOT met"
+    print(f"  target >= {TARGET_RATIO:.0f}x (batch): {met}")
     print(f"  verdicts agreed: {agreed}/{len(judged)} (auditwheel judged {len(judged)})")
     return 1 if failures else 0
 

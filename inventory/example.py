@@ -43,17 +43,21 @@ macos = (
 
 windows = (
     [
-        # Windows roles are not built yet: fleet.py reports these hosts "not yet supported".
-        # They are reached over Windows' OpenSSH server until the WinRM connector lands.
-        ("win-build-01.example.internal", {}),
-        ("win-legacy-01.example.internal", {"pythons": ["2.7", "3.4"], "arches": ["x86", "x64"]}),
-        ("win-arm-01.example.internal", {"arches": ["arm64"]}),
+        # Reached over WinRM (HTTPS, NTLM with message encryption) by wheelfleet's `@winrm`
+        # connector; the password comes from the environment, never from this file.
+        ("@winrm/win-build-01", {"winrm_hostname": "win-build-01.example.internal"}),
+        ("@winrm/win-legacy-01", {"winrm_hostname": "win-legacy-01.example.internal",
+                                  "pythons": ["2.7", "3.4"], "arches": ["x86", "x64"]}),
+        ("@winrm/win-arm-01", {"winrm_hostname": "win-arm-01.example.internal",
+                               "arches": ["arm64"]}),
     ],
     {
         "pythons": ["3.11", "3.12", "3.13", "3.14"],
         "arches": ["x86", "x64"],
-        "ssh_user": "builder",
-        "ssh_strict_host_key_checking": "yes",
+        "winrm_user": "BUILD\\wheelbot",
+        "winrm_ca_trust_path": "certs/winrm-ca.pem",
+        # Installers and OpenSSL archives come from the fleet's own mirror, by sha256.
+        "artifact_mirrors": {"https://www.python.org": "https://artifacts.example.internal"},
     },
 )
 

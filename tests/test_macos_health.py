@@ -34,7 +34,7 @@ from wheelfleet.health.macos_plan import (
 )
 from wheelfleet.health.records import from_node
 from wheelfleet.matrix import load_matrix
-from wheelfleet.matrix.query import describe
+from wheelfleet.matrix.query import build_requirements_for, describe
 from wheelfleet.platforms import platform
 from wheelfleet.platforms.base import Platform
 from wheelfleet.report.schema import validate_check
@@ -75,7 +75,8 @@ def test_one_check_per_python_and_arch_with_the_matrix_targets_and_tags():
                   "archs": ["x86_64", "arm64"], "deployment_target": "10.13",
                   "plat": "macosx_10_13_universal2", "abi_tag": "cp312",
                   "wheel_tag": "cp312-cp312-macosx_10_13_universal2", "install": "venv",
-                  "maxunicode": None}
+                  "maxunicode": None,
+                  "build_requirements": ["setuptools==80.9.0", "wheel==0.45.1"]}
     assert got[("3.12", "arm64")]["plat"] == "macosx_11_0_arm64"
     assert got[("3.12", "arm64")]["deployment_target"] == "11.0"
     assert got[("3.14", "x86_64")]["plat"] == "macosx_10_15_x86_64"
@@ -139,7 +140,7 @@ def test_settings_and_pins_flow_into_the_plan(tmp_path):
     assert plan["wheelhouse"] == "/Library/Caches/wf/wheelhouse"
     assert plan["work_dir"] == "/private/var/tmp/wf"
     assert plan["keep_dir"] == "/private/var/tmp/wf/kept-wheels"
-    assert plan["build_requirements"] == sel.matrix.canary_build_requirements
+    assert plan["checks"][0]["build_requirements"] == ["setuptools==80.9.0", "wheel==0.45.1"]
     assert plan["parallel"] == 3 and plan["timeout"] == 300
     assert plan["timeouts"] == {"interpreter": 120, "build": 300, "repair": 300,
                                 "install": 300, "import": 300}
@@ -162,7 +163,6 @@ def test_the_tools_venv_python(pythons, expected):
 def host_plan(tmp_path: Path, **overrides: object) -> dict:
     plan = {"kind": "host", "work_dir": str(tmp_path / "work"), "keep_dir": str(tmp_path / "kept"),
             "canary_dir": str(project_dir()), "wheelhouse": "/Library/Caches/wheelfleet/wheelhouse",
-            "build_requirements": ["setuptools==80.9.0", "wheel==0.45.1"],
             "openssl_prefix": "/opt/wheelfleet/openssl/current", "tools_venv": TOOLS_VENV,
             "delocate_version": "0.13.0", "input": CANARY_INPUT.decode(),
             "expected": expected_digest(), "parallel": 2, "timeout": 600, "checks": []}
@@ -480,7 +480,8 @@ def test_the_node_probe(tmp_path):
 def canary_wheelhouse() -> Path:
     """The canary's pinned build requirements, downloaded once by pip into the user's cache
     (what roles/macos_health's wheelhouse operation does on a Mac)."""
-    reqs = load_matrix().canary_build_requirements
+    python = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    reqs = build_requirements_for(load_matrix().canary_build_requirements, python)
     cache = Path.home() / ".cache/wheelfleet/canary-wheelhouse"
     cache.mkdir(parents=True, exist_ok=True)
     if len(list(cache.glob("*.whl"))) < len(reqs):
@@ -532,7 +533,6 @@ def test_host_checks_end_to_end_with_stand_ins_for_the_mac_tools(tmp_path, canar
                  "sysctl": stand_in(bin_dir / "sysctl", f"echo {sysctl}\n")}
         plan = host_plan(tmp_path, tools=tools, tools_venv=str(venv), openssl_prefix="/usr",
                          wheelhouse=str(canary_wheelhouse), timeout=300, checks=checks)
-        plan["build_requirements"] = load_matrix().canary_build_requirements
         (tmp_path / "plan.json").write_text(json.dumps(plan))
         proc = subprocess.run([sys.executable, str(AGENT), str(tmp_path / "plan.json")],
                               capture_output=True, text=True, timeout=900)
@@ -656,10 +656,14 @@ def test_the_role_uploads_the_plan_and_pins_delocate_as_root(monkeypatch):
     monkeypatch.setattr(role, "files", Recorder(calls, "files."))
     monkeypatch.setattr(role, "pip", Recorder(calls, "pip."))
     monkeypatch.setattr(role, "wheelhouse", Recorder(calls, "").__getattr__("wheelhouse"))
+    monkeypatch.setattr(role, "hashed_packages",
+                        Recorder(calls, "").__getattr__("hashed_packages"))
+    monkeypatch.setattr(role, "refuse", Recorder(calls, "").__getattr__("refuse"))
     sel = mac({"pythons": ["3.12", "3.13t"], "arches": ["universal2"]})
     role.macos_health.__wrapped__(selection=sel)
 
     ops = dict(calls)
+    assert "refuse" not in ops, ops.get("refuse")  # the shipped matrix locks both sets
     assert all(kwargs.get("_sudo") for _, kwargs in calls)
     uploads = {kwargs["dest"]: kwargs["src"] for op, kwargs in calls if op == "files.put"}
     plan = json.loads(uploads["/opt/wheelfleet/health/plan.json"].getvalue())
@@ -671,9 +675,11 @@ def test_the_role_uploads_the_plan_and_pins_delocate_as_root(monkeypatch):
         "path": "/Library/Caches/wheelfleet/wheelhouse", "python": python,
         "download_timeout": None}
     assert ops["pip.venv"]["path"] == TOOLS_VENV and ops["pip.venv"]["python"] == python
-    assert ops["pip.packages"]["packages"] == ["delocate==0.13.0"]
-    assert ops["pip.packages"]["virtualenv"] == TOOLS_VENV
-    assert all("_timeout" in ops[op] for op in ("wheelhouse", "pip.venv", "pip.packages"))
+    assert "delocate==0.13.0" in ops["hashed_packages"]["packages"]
+    assert all(len(sha) == 64 for shas in ops["hashed_packages"]["packages"].values()
+               for sha in shas)
+    assert ops["hashed_packages"]["venv"] == TOOLS_VENV
+    assert all("_timeout" in ops[op] for op in ("wheelhouse", "pip.venv", "hashed_packages"))
 
 
 def oldest_local_python3() -> str | None:

@@ -23,8 +23,7 @@ def test_every_platform_of_the_matrix_has_a_module():
     assert sorted(PLATFORMS) == sorted(MATRIX_PLATFORMS)
     assert platform("linux").roles == ("linux_base", "linux_builder", "wheel_health")
     assert platform("macos").roles[:2] == ("macos_base", "macos_pythons")
-    assert not platform("windows").supported and not platform("windows").drift_applies
-    assert "not yet supported" in platform("windows").refusal()
+    assert platform("windows").roles == ("windows_msvc", "windows_pythons", "windows_health")
     for plat in PLATFORMS.values():
         for role in plat.roles:
             assert (ROOT / "roles" / role / "__init__.py").is_file(), role

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.facts.deb import DebPackages
-from pyinfra.operations import apt, files, server
+from pyinfra.operations import server
 
+from wheelfleet.operations.files import managed_file
+from wheelfleet.operations.packages import debian_packages
 from wheelfleet.platforms.linux import LinuxSettings
 from wheelfleet.selection import Selection
+
+TRUSTED_CA = "/usr/local/share/ca-certificates/wheelfleet-trusted.crt"
 
 
 @deploy("linux_base")
@@ -33,24 +35,12 @@ def linux_base(selection: Selection) -> None:
     if bundle:
         # Fleets behind a TLS-inspecting proxy or with an internal index need the
         # organisation's CAs before pip or apt-over-https can reach anything.
-        apt.packages(name="CA certificates tooling", packages=["ca-certificates"],
-                     _env={"DEBIAN_FRONTEND": "noninteractive"}, _timeout=600)
-        trusted = files.put(name="Fleet's trusted CA bundle", src=bundle,
-                            dest="/usr/local/share/ca-certificates/wheelfleet-trusted.crt")
+        debian_packages(name="CA certificates tooling", packages=["ca-certificates"],
+                        cache_time=settings.apt_cache_time, _timeout=600)
+        trusted = managed_file(name="Fleet's trusted CA bundle", src=bundle, dest=TRUSTED_CA)
         server.shell(name="Rebuild the system CA store", commands=["update-ca-certificates"],
                      _if=trusted.did_change)
 
     wanted = list(settings.linux_base_packages)
-    installed = host.get_fact(DebPackages) or {}
-    missing = [p for p in wanted if p not in installed]
-    # Refresh the lists only when something must be installed: an unconditional periodic
-    # `apt-get update` would show up as drift on every nightly dry run.
-    apt.packages(
-        name=f"Install build essentials ({', '.join(wanted)})",
-        packages=wanted,
-        update=bool(missing),
-        cache_time=settings.apt_cache_time if missing else None,
-        no_recommends=True,
-        _env={"DEBIAN_FRONTEND": "noninteractive"},
-        _timeout=1800,
-    )
+    debian_packages(name=f"Install build essentials ({', '.join(wanted)})", packages=wanted,
+                    cache_time=settings.apt_cache_time, _timeout=1800)

@@ -6,14 +6,26 @@ from importlib import resources
 
 from pyinfra import host, logger
 from pyinfra.api import deploy
-from pyinfra.operations import apt, files, pip
+from pyinfra.operations import pip
 
+from wheelfleet.facts.once import prefetch_files
+from wheelfleet.lock.needs import locked, tool_requirements, tools_key
 from wheelfleet.operations.engine import runnable_engine
+from wheelfleet.operations.files import managed_directory, managed_file, rendered
+from wheelfleet.operations.fleet import refuse
+from wheelfleet.operations.hashed_pip import hashed_packages
 from wheelfleet.operations.images import PULL_SCRIPT, pinned_image, unselected_images_removed
+from wheelfleet.operations.packages import debian_packages
 from wheelfleet.platforms.linux import LinuxSettings
 from wheelfleet.selection import Selection
+from wheelfleet.templating import jinja_env
 
 TOOLS_VENV = "/opt/wheelfleet/tools"
+REGISTRIES_D = "/etc/containers/registries.conf.d"
+REGISTRIES_CONF = f"{REGISTRIES_D}/50-wheelfleet.conf"
+CONTAINERS_CONF = "/etc/containers/containers.conf"
+STORAGE_CONF = "/etc/containers/storage.conf"
+DAEMON_JSON = "/etc/docker/daemon.json"
 ENGINE_PACKAGES = {"podman": ["podman", "skopeo"], "docker": ["docker.io", "skopeo"]}
 
 
@@ -43,41 +55,46 @@ def linux_builder(selection: Selection) -> None:
     ulimits = [str(u) for u in settings.container_default_ulimits]
 
     packages = list(ENGINE_PACKAGES[engine]) + ([runtime] if runtime else [])
-    apt.packages(name=f"Install container engine ({', '.join(packages)})", packages=packages,
-                 no_recommends=True, _env={"DEBIAN_FRONTEND": "noninteractive"},
-                 _timeout=1800)
+    debian_packages(name=f"Install container engine ({', '.join(packages)})",
+                    packages=packages, cache_time=settings.apt_cache_time, _timeout=1800)
     # A static name: one read at load time to name this operation disagreed, in two real-host
     # runs, with what the operation itself saw on the same host; only the operation decides.
     runnable_engine(name=f"Reinstall the container engine if not runnable ({engine})",
                     engine=engine, packages=ENGINE_PACKAGES[engine], _timeout=1800)
 
     if engine == "podman":
-        files.directory(name="Registries drop-in directory",
-                        path="/etc/containers/registries.conf.d")
-        files.template(name="Insecure (local mirror) registries", src=_template(
-            "registries.conf.j2"), dest="/etc/containers/registries.conf.d/50-wheelfleet.conf",
-            insecure_registries=insecure)
-        files.template(name="Engine settings (runtime, cgroups, ulimits)",
-                       src=_template("containers.conf.j2"),
-                       dest="/etc/containers/containers.conf", default_ulimits=ulimits,
-                       runtime=runtime, cgroup_manager=settings.container_cgroup_manager,
-                       events_logger=settings.container_events_logger)
+        managed = [REGISTRIES_D, REGISTRIES_CONF, CONTAINERS_CONF, STORAGE_CONF, PULL_SCRIPT]
+    else:
+        managed = [DAEMON_JSON, PULL_SCRIPT]
+    # One read of every file this role manages answers all of its file operations.
+    prefetch_files(managed)
+    if engine == "podman":
+        managed_directory(name="Registries drop-in directory", path=REGISTRIES_D)
+        managed_file(name="Insecure (local mirror) registries", dest=REGISTRIES_CONF,
+                     src=rendered(_template("registries.conf.j2"), jinja_env(),
+                                  insecure_registries=insecure))
+        managed_file(name="Engine settings (runtime, cgroups, ulimits)", dest=CONTAINERS_CONF,
+                     src=rendered(_template("containers.conf.j2"), jinja_env(),
+                                  default_ulimits=ulimits, runtime=runtime,
+                                  cgroup_manager=settings.container_cgroup_manager,
+                                  events_logger=settings.container_events_logger))
         if settings.container_storage_driver:
-            files.template(name="Image storage", src=_template("storage.conf.j2"),
-                           dest="/etc/containers/storage.conf",
-                           driver=settings.container_storage_driver,
-                           graphroot=settings.container_storage_root)
+            managed_file(name="Image storage", dest=STORAGE_CONF,
+                         src=rendered(_template("storage.conf.j2"), jinja_env(),
+                                      driver=settings.container_storage_driver,
+                                      graphroot=settings.container_storage_root))
     else:
         docker_ulimits = {u.name: {"Name": u.name, "Soft": u.soft, "Hard": u.hard}
                           for u in settings.container_default_ulimits}
-        files.template(name="Docker daemon settings", src=_template("daemon.json.j2"),
-                       dest="/etc/docker/daemon.json", insecure_registries=insecure,
-                       default_ulimits=ulimits, docker_ulimits=docker_ulimits,
-                       storage_driver=settings.container_storage_driver)
+        managed_file(name="Docker daemon settings", dest=DAEMON_JSON,
+                     src=rendered(_template("daemon.json.j2"), jinja_env(),
+                                  insecure_registries=insecure, default_ulimits=ulimits,
+                                  docker_ulimits=docker_ulimits,
+                                  storage_driver=settings.container_storage_driver))
 
-    files.put(name="Pinned-image pull helper",
-              src=str(resources.files("wheelfleet").joinpath("scripts/pull-pinned.sh")),
-              dest=PULL_SCRIPT, mode="755", create_remote_dir=True)
+    managed_file(name="Pinned-image pull helper",
+                 src=str(resources.files("wheelfleet").joinpath("scripts/pull-pinned.sh")),
+                 dest=PULL_SCRIPT, mode="755")
 
     mirrors = selection.registry_mirrors
     for image in selection.images:
@@ -98,10 +115,13 @@ def linux_builder(selection: Selection) -> None:
         unselected_images_removed(name="Remove images no longer selected",
                                   keep=[i.local_name for i in selection.images], engine=engine)
 
-    tools = [f"{name}=={version}" for name, version
-             in selection.matrix.tool_pins(selection.platform).items()]
+    tools = tool_requirements(selection.matrix, selection.platform)
+    key = tools_key(selection.platform)
+    hashes, unlocked = locked(selection.matrix, [(key, tools)])
     pip.venv(name="Venv for pinned repair tools", path=TOOLS_VENV, python="python3",
              _timeout=300)
-    pip.packages(name=f"Pinned repair tools ({', '.join(tools)})", packages=tools,
-                 virtualenv=TOOLS_VENV, virtualenv_kwargs={"python": "python3", "venv": True},
-                 _timeout=900)
+    if unlocked:  # never installed from unhashed files: this host fails, the others go on
+        refuse(name=f"Pinned repair tools ({', '.join(tools)})", reason=unlocked)
+    else:
+        hashed_packages(name=f"Pinned repair tools ({', '.join(tools)})", venv=TOOLS_VENV,
+                        packages=hashes, lock_key=f"python_locks.{key}", _timeout=900)

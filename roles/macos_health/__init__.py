@@ -21,8 +21,17 @@ from pyinfra.api import deploy
 from pyinfra.operations import files, pip
 
 from wheelfleet.canary import project_dir
-from wheelfleet.health.macos_plan import TOOLS_VENV, build_plan, tools_python, wheelhouse_dir
+from wheelfleet.health.macos_plan import (
+    TOOLS_VENV,
+    build_plan,
+    tools_python,
+    wheelhouse_dir,
+    wheelhouse_pythons,
+)
 from wheelfleet.health.plan import AGENT, CANARY_DIR, HEALTH_DIR, PLAN, packaged
+from wheelfleet.lock.needs import canary_sets, locked, tool_requirements, tools_key
+from wheelfleet.operations.fleet import refuse
+from wheelfleet.operations.hashed_pip import hashed_packages
 from wheelfleet.operations.wheelhouse import wheelhouse
 from wheelfleet.platforms.macos import MacosSettings
 from wheelfleet.selection import Selection
@@ -58,14 +67,28 @@ def macos_health(selection: Selection) -> None:
     files.put(name="Health check plan (checks on the Mac itself)", src=StringIO(plan), dest=PLAN,
               _sudo=True)
 
-    wheelhouse(name="Wheelhouse of canary build requirements", path=wheelhouse_dir(settings),
-               requirements=selection.matrix.canary_build_requirements, python=python,
-               download_timeout=None, _sudo=True, _timeout=900)
+    # Each selected Python's own pins (2.7 and 3.3-3.8 need older setuptools and wheel),
+    # downloaded for that Python so pip checks their tags and Requires-Python against it.
+    # Downloads are only of the files `wheelfleet lock` hashed (pip --require-hashes); an
+    # unlocked set fails this host with one line, the others go on.
+    hashes, unlocked = locked(selection.matrix, canary_sets(selection))
+    if unlocked:
+        refuse(name="Wheelhouse of canary build requirements", reason=unlocked)
+    else:
+        wheelhouse(name="Wheelhouse of canary build requirements",
+                   path=wheelhouse_dir(settings),
+                   requirements=selection.matrix.canary_build_requirements, python=python,
+                   python_versions=wheelhouse_pythons(selection), download_timeout=None,
+                   hashes=hashes, _sudo=True, _timeout=900)
 
-    tools = [f"{name}=={version}" for name, version
-             in selection.matrix.tool_pins("macos").items()]
+    tools = tool_requirements(selection.matrix, "macos")
+    key = tools_key("macos")
+    tool_hashes, unlocked = locked(selection.matrix, [(key, tools)])
     pip.venv(name=f"Venv for pinned repair tools ({python})", path=TOOLS_VENV, python=python,
              _sudo=True, _timeout=300)
-    pip.packages(name=f"Pinned repair tools ({', '.join(tools)})", packages=tools,
-                 virtualenv=TOOLS_VENV, virtualenv_kwargs={"python": python, "venv": True},
-                 _sudo=True, _timeout=900)
+    if unlocked:
+        refuse(name=f"Pinned repair tools ({', '.join(tools)})", reason=unlocked)
+    else:
+        hashed_packages(name=f"Pinned repair tools ({', '.join(tools)})", venv=TOOLS_VENV,
+                        packages=tool_hashes, lock_key=f"python_locks.{key}", _sudo=True,
+                        _timeout=900)

@@ -29,10 +29,15 @@ def macos_pyenv_ucs4(selection: Selection) -> None:
     assert isinstance(settings, MacosSettings)
     builds = source_builds(selection.matrix, settings)
     pyenv, python = builds["pyenv"], builds["python27"]
+    # The matrix's floor for 2.7's one arch (x86_64; built under Rosetta on Apple silicon).
+    py27 = next(py.macos for py in selection.pythons
+                if py.macos is not None and py.macos.source == "pyenv_ucs4")
+    arch = py27.arches[0]
     pyenv_python_ucs4(name=f"Wide-unicode Python {python.version} (pyenv {pyenv.version})",
                       root=settings.pyenv_root, pyenv_version=pyenv.version,
                       pyenv_url=pyenv.url, pyenv_sha256=pyenv.sha256, version=python.version,
                       source_url=python.url, source_sha256=python.sha256,
                       configure_opts=str(python.extra["configure_opts"]),
                       expected_maxunicode=int(python.extra["expected_maxunicode"]),
+                      deployment_target=py27.min_macos[arch], arch=arch,
                       cache_dir=settings.cache_dir, _sudo=True, _timeout=3600)

@@ -7,12 +7,11 @@ Converging this role changes nothing when rerun; *running* the check is a read
 from __future__ import annotations
 
 import json
-from io import StringIO
 
 from pyinfra.api import deploy
-from pyinfra.operations import files
 
 from wheelfleet.canary import project_dir
+from wheelfleet.facts.once import prefetch_files
 from wheelfleet.health.plan import (
     AGENT,
     CANARY_DIR,
@@ -23,6 +22,9 @@ from wheelfleet.health.plan import (
     build_plan,
     packaged,
 )
+from wheelfleet.lock.needs import canary_sets, locked
+from wheelfleet.operations.files import managed_directory, managed_file
+from wheelfleet.operations.fleet import refuse
 from wheelfleet.operations.wheelhouse import wheelhouse
 from wheelfleet.selection import Selection
 
@@ -41,16 +43,29 @@ def wheel_health(selection: Selection) -> None:
 
         wheel_health(selection=current_selection())
     """
-    files.directory(name="Health check directory", path=HEALTH_DIR)
-    files.put(name="Health agent", src=packaged("health/agent.py"), dest=AGENT, mode="755")
-    files.put(name="Health runner", src=packaged("health/runner.sh"), dest=RUNNER, mode="755")
     root = project_dir()
-    for src in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        rel = src.relative_to(root).as_posix()
-        files.put(name=f"Canary source {rel}", src=str(src), dest=f"{CANARY_DIR}/{rel}",
-                  create_remote_dir=True)
+    canary = {f"{CANARY_DIR}/{src.relative_to(root).as_posix()}": src
+              for src in sorted(root.rglob("*"))
+              if src.is_file() and "__pycache__" not in src.parts}
+    # One read of every file below answers all of this role's file operations.
+    prefetch_files([HEALTH_DIR, AGENT, RUNNER, PLAN, *canary])
+    managed_directory(name="Health check directory", path=HEALTH_DIR)
+    managed_file(name="Health agent", src=packaged("health/agent.py"), dest=AGENT, mode="755")
+    managed_file(name="Health runner", src=packaged("health/runner.sh"), dest=RUNNER,
+                 mode="755")
+    for dest, src in canary.items():
+        managed_file(name=f"Canary source {dest.removeprefix(CANARY_DIR + '/')}", src=str(src),
+                     dest=dest)
     plan = json.dumps(build_plan(selection), indent=1, sort_keys=True) + "\n"
-    files.put(name="Health check plan", src=StringIO(plan), dest=PLAN)
-    wheelhouse(name="Wheelhouse of canary build requirements", path=WHEELHOUSE,
-               requirements=selection.matrix.canary_build_requirements)
+    managed_file(name="Health check plan", content=plan, dest=PLAN)
+    # Only the files `wheelfleet lock` hashed, for every Python this host checks; with none
+    # checked here (no selected image carries them) there is nothing to build offline.
+    sets = canary_sets(selection)
+    hashes, unlocked = locked(selection.matrix, sets)
+    if unlocked:
+        refuse(name="Wheelhouse of canary build requirements", reason=unlocked)
+    else:
+        wheelhouse(name="Wheelhouse of canary build requirements", path=WHEELHOUSE,
+                   requirements=selection.matrix.canary_build_requirements if sets else [],
+                   hashes=hashes)
 

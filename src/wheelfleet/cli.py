@@ -61,6 +61,8 @@ COMMANDS = (
     Command("health", "every Linux node builds, repairs, installs and imports the canary; "
             "records as JSON", "wheelfleet.cli:health"),
     Command("demo", "bring up a local test host, converge it, show it", "wheelfleet.cli:demo"),
+    Command("lock", "download what the fleet's selection has no sha256 for; record the "
+            "hashes in its matrix overlay (see lock -h)", "wheelfleet.lock.cli"),
 )
 
 
@@ -85,6 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         line = error_line(err, name, f"wheelfleet {name}".rstrip(),
                           command.usage_errors if command else ARGPARSE)
         if line:
+            # Errors never echo secrets (URL credentials go); an error is one line (a usage
+            # block above it aside).
+            from wheelfleet.settings import one_line, redact
+
+            line = redact(line) if isinstance(err, UsageError) else one_line(line)
             print(line, file=sys.stderr)
         return status
 
@@ -185,7 +192,8 @@ def execute_check_inventory(args: argparse.Namespace) -> int:
     """Validate a fleet inventory, connect to nothing."""
     from wheelfleet.fleetfile import load_fleet
 
-    sels = load_fleet(args.inventory)
+    # Host keys too: a fleet that would connect without verified keys is not a valid fleet.
+    sels = load_fleet(args.inventory, host_keys=True)
     rows = [{"host": s.host, "platform": s.platform, "pythons": [p.id for p in s.pythons],
              "arches": s.arches, "images": [i.platform_tag for i in s.images]}
             for s in sels]
@@ -211,7 +219,7 @@ def execute_health(args: argparse.Namespace) -> int:
     from wheelfleet.fleetfile import load_fleet
     from wheelfleet.health.run import run_health
 
-    load_fleet(args.inventory, args.limit)  # refuse bad input before connecting
+    load_fleet(args.inventory, args.limit, host_keys=True)  # refuse before connecting
     docs, result = run_health(args.inventory, limit=args.limit)
     records = [c for doc in docs.values() for c in doc["checks"]]
     if args.json:

@@ -7,6 +7,8 @@ import importlib
 from pyinfra import host, state
 
 from wheelfleet.errors import InputError
+from wheelfleet.fleetfile import KEY as HOST_KEY
+from wheelfleet.fleetfile import host_key_problem, uses_ssh
 from wheelfleet.operations.fleet import refuse
 from wheelfleet.platforms import platform
 from wheelfleet.selection import Selection, select_for_host
@@ -25,10 +27,19 @@ def current_selection() -> Selection | InputError:
     aborts the whole run, whereas a bad host should fail alone.
     """
     groups = [str(g) for g in host.groups]
+    data = host.data.dict()
     try:
-        return select_for_host(host.name, groups, host.data.dict(), inventory_name())
+        selection = select_for_host(host.name, groups, data, inventory_name())
     except InputError as err:
         return err
+    # pyinfra has connected by now (it loads deploy files after connecting), so only the
+    # inventory's guard() can stop the connection; this at least changes nothing on a host
+    # whose key was never verified.
+    if uses_ssh(host.connector_cls):
+        problem = host_key_problem(host.name, data, selection.settings.host_key_trust)
+        if problem:
+            return InputError(inventory_name(), f"{host.name}.{HOST_KEY}", problem)
+    return selection
 
 
 def converge(selection: Selection | InputError) -> None:

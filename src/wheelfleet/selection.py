@@ -19,7 +19,7 @@ from wheelfleet.errors import InputError, one_of
 from wheelfleet.matrix import Image, Matrix, Python, load_matrix
 from wheelfleet.matrix.model import PLATFORMS
 from wheelfleet.matrix.reader import Reader, reject_unknown_keys
-from wheelfleet.settings import HostSettings
+from wheelfleet.settings import HostSettings, control_free, shown
 
 # Keys that select from the matrix; each platform adds its own (Linux: image_policies) and
 # its settings' fields.  Connection keys (ssh_*, winrm_*) and pyinfra's own ``_*`` arguments
@@ -91,8 +91,9 @@ def select_for_host(host: str, groups: list[str], data: dict[str, Any], file: st
     if matrix is None:
         overlay = data.get("matrix_overlay")
         if overlay is not None and not isinstance(overlay, str):
-            raise r.fail("matrix_overlay", f"expected a path string, got {overlay!r}")
+            raise r.fail("matrix_overlay", f"expected a path string, got {shown(overlay)}")
         if overlay:
+            control_free(r, "matrix_overlay", overlay)
             path = Path(overlay)
             if not path.is_absolute():
                 path = Path(file).resolve().parent / path

@@ -95,16 +95,18 @@ def test_report_from_docs_and_drift(sels, tmp_path: Path):
               "diagnosis": "compiler missing in the image: gcc not found"}
     health = Outcome(result=RunResult(returncode=1, dry=False, log=LOG))
     connect_only = "".join(line for line in LOG.splitlines(True) if "Error:" not in line)
-    dry = dry_run({"tf1": ["linux_builder | Engine settings (runtime, cgroups, ulimits)"]},
-                  connect_only)
+    # w1: a Windows host never converged: the dry run lists what converge would do there,
+    # and its checks are not-run (no agent yet).
+    dry = dry_run({"tf1": ["linux_builder | Engine settings (runtime, cgroups, ulimits)"],
+                   "w1": ["windows_health | Health agent"]}, connect_only)
     hosts = [
         host_result(sels["tf1"], doc("tf1", [passed(c) for c in CELLS]), health, dry),
         host_result(sels["tf2"], doc("tf2", [failed, passed(CELLS[1])]), health, dry),
         host_result(sels["tf4"], None, health, dry),
         host_result(sels["w1"], {"host": "w1", "platform": "windows", "error": None,
                                  "tools": {}, "checks": host_level(
-                                     planned_cells(sels["w1"]), "w1", "windows health checks "
-                                     "are not yet supported by wheelfleet", status="not-run")},
+                                     planned_cells(sels["w1"]), "w1", "health agent not "
+                                     "installed", status="not-run")},
                     health, dry),
     ]
     report = build_report("inv.py", "2026-11-27T02:00:00Z", hosts, 12.34)
@@ -123,7 +125,9 @@ def test_report_from_docs_and_drift(sels, tmp_path: Path):
                                 "manylinux_2_36_x86_64 pull failed"}
     assert by["tf4"]["status"] == "unreachable" and "127.0.0.34" in by["tf4"]["error"]
     assert {c["reason"] for c in by["tf4"]["checks"]} == {"host unreachable"}
-    assert by["w1"]["status"] == "not-run" and by["w1"]["checks"][0]["image"] == "windows"
+    assert by["w1"]["drift"]["changes"] == ["windows_health | Health agent"]
+    assert by["w1"]["checks"][0]["status"] == "not-run"
+    assert by["w1"]["status"] == "failed" and by["w1"]["checks"][0]["image"] == "windows"
     assert report["verdict"] == "failed" and exit_status(report) == 1
     paths = write_reports(report, tmp_path / "night")
     assert json.loads(paths["json"].read_text())["duration_s"] == 12.3

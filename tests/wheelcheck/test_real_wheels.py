@@ -10,6 +10,7 @@ import json
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,16 @@ from auditwheel.libc import Libc
 from auditwheel.policy import WheelPolicies
 from auditwheel.wheeltools import get_wheel_architecture, get_wheel_platforms
 from real_wheels import DownloadFailed, RealWheel, fetch_all
-from wheelcheck_builders import EXT_GETRANDOM_SOURCE, EXT_USES_LIBCRYPTO_SOURCE, make_wheel
+from wheelcheck_builders import (
+    EXT_GETRANDOM_SOURCE,
+    EXT_USES_LIBCRYPTO_SOURCE,
+    limits,
+    make_wheel,
+)
 
-from wheelfleet.wheelcheck import Problem, check_wheel
+from wheelfleet.wheelcheck import Problem, check_wheel, windows_dlls
+from wheelfleet.wheelcheck.binary_facts import PEFacts
+from wheelfleet.wheelcheck.pe_reader import read_pe
 from wheelfleet.wheelcheck.report import (
     EXTERNAL_LIBRARY_NOT_BUNDLED,
     MACOS_MIN_VERSION_ABOVE_TAG,
@@ -466,6 +474,9 @@ REAL_WHEELS = [
     ),
     RealWheel("lxml==5.3.0", "win_amd64", "3.12", "lxml-5.3.0-cp312-cp312-win_amd64.whl"),
     RealWheel("greenlet==3.1.1", "win_amd64", "3.12", "greenlet-3.1.1-cp312-cp312-win_amd64.whl"),
+    # A false alarm once: arrow.dll imports webservices.dll, in System32 since Windows 7 (and
+    # in delvewheel's x64 list), which a hand-written list of system DLLs lacked.
+    RealWheel("pyarrow==26.0.1", "win_amd64", "3.12", "pyarrow-26.0.1-cp312-cp312-win_amd64.whl"),
 ]
 
 # Real wheels that genuinely break a rule. The check is not weakened for them: the exact
@@ -531,6 +542,9 @@ KNOWN_VIOLATIONS: dict[str, list[Problem]] = {
 }
 
 LINUX_WHEELS = [w for w in REAL_WHEELS if w.is_linux]
+PYARROW_WIN_AMD64 = "pyarrow-26.0.1-cp312-cp312-win_amd64.whl"
+CRYPTOGRAPHY_MACOS_10_9 = "cryptography-44.0.0-cp39-abi3-macosx_10_9_universal2.whl"
+NUMPY_WIN32_MSVCP140 = "numpy-2.2.6-cp312-cp312-win32.whl"
 
 
 @pytest.fixture(scope="session")
@@ -566,6 +580,9 @@ def test_the_real_wheel_set_covers_every_platform_family() -> None:
     assert count(r"-cp34-") >= 3  # VC10's MSVCR100
     assert count(r"-pp3\d+-") >= 2  # PyPy
     assert set(KNOWN_VIOLATIONS) <= set(names)
+    # The false alarm and the two real defects found over 172 real wheels (issue 17).
+    assert {PYARROW_WIN_AMD64, CRYPTOGRAPHY_MACOS_10_9, NUMPY_WIN32_MSVCP140} <= set(names)
+    assert {CRYPTOGRAPHY_MACOS_10_9, NUMPY_WIN32_MSVCP140} <= set(KNOWN_VIOLATIONS)
 
 
 @pytest.mark.parametrize("wheel", REAL_WHEELS, ids=str)
@@ -576,6 +593,24 @@ def test_real_wheel_is_ok_or_a_known_violation(
     assert report.wheel == wheel.filename
     assert report.problems == KNOWN_VIOLATIONS.get(wheel.filename, [])
     assert report.ok is (wheel.filename not in KNOWN_VIOLATIONS)
+
+
+def _pe_member(path: Path, member: str) -> PEFacts:
+    with zipfile.ZipFile(path) as wheel:
+        return read_pe(wheel.read(member), limits(member))
+
+
+def test_pyarrow_imports_a_system_dll_a_hand_written_list_missed(
+    real_wheel_paths: dict[RealWheel, Path],
+) -> None:
+    """Real artifact (pyarrow's win_amd64 wheel): the import that made the false alarm is
+    still there, and is allowed because delvewheel's x64 data lists it."""
+    path = next(p for w, p in real_wheel_paths.items() if w.filename == PYARROW_WIN_AMD64)
+    arrow = _pe_member(path, "pyarrow/arrow.dll")
+    assert arrow.arch == "x64"
+    assert "webservices.dll" in {dll.lower() for dll in arrow.needed}
+    assert windows_dlls.is_system_dll("webservices.dll", "x64")
+    assert check_wheel(path).problems == []
 
 
 # --- agreement with auditwheel ----------------------------------------------------------------

@@ -270,6 +270,15 @@ class ScriptedProcess:
     # PowerShell stand-in
     def powershell(self, script: str) -> int:
         marks = set(re.findall(r"^# wheelfleet: ([\w-]+)$", script, re.MULTILINE))
+        if self.peer.stand_ins is not None:
+            # A test's scripted Windows (registry, installers, vswhere ...): it answers the
+            # scripts it knows, by their marks, and returns None for the rest.
+            try:
+                handled = self.peer.stand_ins.handle(self, script, marks)
+            except Stop as stop:
+                return stop.code
+            if handled is not None:
+                return int(handled)
         if "put-file" in marks:
             return self.put_file(script)
         if "get-file" in marks:
@@ -469,10 +478,46 @@ class Peer:
         self.lock = threading.Lock()
         self.log_lock = threading.Lock()
         self.bindings: GssChannelBindings | None = None
+        # Restarts (a scripted Windows may ask for one): while down, every request's
+        # connection is closed unanswered, as a rebooting host's would be.
+        self.down_until = 0.0
+        self.boot_time = time.time()
+        self.stand_ins: Any = None
+        if config.get("stand_ins"):
+            self.stand_ins = self._load_stand_ins(config["stand_ins"])
         if config.get("cert") and config.get("check_channel_binding", True):
             self.bindings = self._channel_bindings(config["cert"])
         for user in self.users:
             (self.root / "C" / "Users" / user[1]).mkdir(parents=True, exist_ok=True)
+
+    @staticmethod
+    def _load_stand_ins(path: str) -> Any:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("peer_stand_ins", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    def restart(self, after: float, down: float) -> None:
+        """Go down ``after`` seconds from now for ``down`` seconds: every shell and command is
+        gone, then the host answers again with a new boot time."""
+
+        def go_down() -> None:
+            with self.lock:
+                shells, self.shells = list(self.shells.values()), {}
+                self.down_until = time.monotonic() + down
+                self.boot_time = time.time() + down
+            for shell in shells:
+                for command in shell.commands.values():
+                    command.terminate()
+            self.event(f"restarting: down for {down}s")
+
+        threading.Timer(after, go_down).start()
+
+    def is_down(self) -> bool:
+        return time.monotonic() < self.down_until
 
     @staticmethod
     def _load_users(path: str) -> dict[tuple[str, str], str]:
@@ -779,6 +824,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         peer = self.server.peer
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if peer.is_down():
+            self.close_connection = True  # a restarting host answers nothing
+            return
         fields = "".join(f"{key}: {value}\r\n" for key, value in self.headers.items())
         head = f"{self.requestline}\r\n{fields}\r\n".encode("latin-1")
         peer.log("wire_log", head + body)

@@ -2,8 +2,8 @@
 
 pyinfra's own ``files.put`` asks POSIX facts first (``test -e``, ``stat``, ``sha1sum``), which
 PowerShell cannot run, so it cannot work on a Windows host through any connector. ``put``
-here asks one PowerShell fact (the file's SHA-256) and uploads only when the bytes differ:
-a second run changes nothing.
+here asks one PowerShell fact (``facts.windows.FileSha256``, the file's SHA-256) and uploads
+only when the bytes differ: a second run changes nothing.
 """
 
 from __future__ import annotations
@@ -12,28 +12,14 @@ import os
 from typing import IO, Any
 
 from pyinfra import host, state
-from pyinfra.api import FactBase, FileUploadCommand, OperationError, StringCommand, operation
+from pyinfra.api import FileUploadCommand, OperationError, operation
 from pyinfra.api.util import get_file_sha256
-from typing_extensions import override
 
-from . import powershell
+# The fact lives with the other Windows facts; imported here for the operation (and for
+# anything that imported it from this module before).
+from wheelfleet.facts.windows import FileSha256
 
-
-class FileSha256(FactBase[str | bool | None]):
-    """SHA-256 (hex) of a file on a Windows host; None if missing, False if a directory."""
-
-    @override
-    def command(self, path: str) -> StringCommand:
-        return StringCommand(powershell.sha256_script(path))
-
-    @override
-    def process(self, output: list[str]) -> str | bool | None:
-        answer = output[-1].strip() if output else ""
-        if answer == "directory":
-            return False
-        if answer.startswith("sha256 "):
-            return answer.split(" ", 1)[1]
-        return None
+__all__ = ["FileSha256", "put"]
 
 
 @operation()

@@ -26,8 +26,6 @@ from dataclasses import dataclass, field
 from io import IOBase
 from typing import TYPE_CHECKING, Any
 
-import requests
-import xmltodict
 from pyinfra import logger
 from pyinfra.api.exceptions import ConnectError, InventoryError
 from pyinfra.api.output import echo, format_text
@@ -35,20 +33,13 @@ from pyinfra.api.util import get_file_io
 from pyinfra.connectors.base import BaseConnector, DataMeta
 from pyinfra.connectors.util import CommandOutput, OutputLine
 from typing_extensions import TypedDict, Unpack, override
-from winrm.exceptions import (
-    InvalidCredentialsError,
-    WinRMError,
-    WinRMOperationTimeoutError,
-    WinRMTransportError,
-    WSManFaultError,
-)
-from winrm.protocol import Protocol
 
 from . import powershell
 
 if TYPE_CHECKING:
     from pyinfra.api.arguments import ConnectorArguments
     from pyinfra.api.command import StringCommand
+    from winrm.protocol import Protocol
 
 SHELL_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
 CMD_RESOURCE = f"{SHELL_URI}/cmd"
@@ -246,6 +237,16 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 def describe_error(exc: BaseException, settings: Settings | None = None) -> str:
     """One line saying what went wrong, without a traceback and without any secret."""
+    # pywinrm and requests are imported when first needed: pyinfra imports every registered
+    # connector on every run, and a fleet without Windows hosts should not pay for them.
+    import requests
+    from winrm.exceptions import (
+        InvalidCredentialsError,
+        WinRMError,
+        WinRMTransportError,
+        WSManFaultError,
+    )
+
     causes = list(_chain(exc))
     message: str
     verify = next((c for c in causes if isinstance(c, ssl.SSLCertVerificationError)), None)
@@ -393,6 +394,8 @@ class WinRMConnector(BaseConnector):
 
     @override
     def connect(self) -> None:
+        from winrm.protocol import Protocol
+
         settings = resolve_settings(self._name(), dict(self.data), dict(os.environ))
         self.settings = settings
         if settings.unencrypted:
@@ -433,6 +436,9 @@ class WinRMConnector(BaseConnector):
 
     def _discover_max_envelope(self) -> int:
         """The host's MaxEnvelopeSizekb (readable by administrators only), else the default."""
+        import xmltodict
+        from winrm.exceptions import WSManFaultError
+
         assert self.protocol is not None
         request = {
             "env:Envelope": self.protocol.build_wsman_header(
@@ -500,6 +506,8 @@ class WinRMConnector(BaseConnector):
                 "rsp:DesiredStream": {"@CommandId": command_id, "#text": "stdout stderr"}
             }
         }
+        import xmltodict
+
         root = ET.fromstring(protocol.send_message(xmltodict.unparse({"env:Envelope": header})))
         out: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
         for stream in root.iterfind(".//rsp:Stream", NS):
@@ -533,6 +541,9 @@ class WinRMConnector(BaseConnector):
         Raises TimeoutError after signalling the command when ``timeout`` passes, and
         CommandFailed when the transport breaks or the host faults.
         """
+        import requests
+        from winrm.exceptions import WinRMOperationTimeoutError
+
         assert self.settings is not None
         deadline = time.monotonic() + timeout if timeout else None
         try:

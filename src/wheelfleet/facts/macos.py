@@ -153,7 +153,11 @@ class Interpreter(FactBase):
     .. code:: python
 
         {"version": "3.12.10", "maxunicode": 1114111, "gil_disabled": False,
-         "cafile": "/Library/…/cert.pem", "cafile_exists": True, "archs": ["x86_64", "arm64"]}
+         "deployment_target": "10.13", "cafile": "/Library/…/cert.pem", "cafile_exists": True,
+         "archs": ["x86_64", "arm64"]}
+
+    ``deployment_target`` is the MACOSX_DEPLOYMENT_TARGET the interpreter was configured with:
+    CPython 2.7's distutils refuses to build extensions for an older one.
     """
 
     PROBE = ("import json, os, platform, ssl, sys, sysconfig; "
@@ -161,9 +165,11 @@ class Interpreter(FactBase):
              "print(json.dumps({'version': platform.python_version(), "
              "'maxunicode': sys.maxunicode, "
              "'gil_disabled': bool(sysconfig.get_config_var('Py_GIL_DISABLED')), "
+             "'deployment_target': sysconfig.get_config_var('MACOSX_DEPLOYMENT_TARGET'), "
              "'cafile': cafile, 'cafile_exists': os.path.exists(cafile)}))")
-    PROBE_27 = ("import json, platform, sys; print(json.dumps({'version': "
-                "platform.python_version(), 'maxunicode': sys.maxunicode}))")
+    PROBE_27 = ("import json, platform, sys, sysconfig; print(json.dumps({'version': "
+                "platform.python_version(), 'maxunicode': sys.maxunicode, "
+                "'deployment_target': sysconfig.get_config_var('MACOSX_DEPLOYMENT_TARGET')}))")
 
     def command(self, path: str) -> StringCommand:
         # Python 2.7 has no ssl.get_default_verify_paths() cafile we care about: a short probe.

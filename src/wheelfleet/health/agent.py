@@ -22,6 +22,7 @@ for arch, lipo, sysctl and delocate; it has not run on a Mac (there is none here
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -37,6 +38,15 @@ from concurrent.futures import ThreadPoolExecutor
 STEPS = ["interpreter", "build", "repair", "validate", "install", "import"]
 TAIL = 25
 HOST = "host"  # plan["kind"] of a plan whose checks run on the node itself, not in containers
+
+# --- records as they complete, the work directory, kept wheels (controller: health/collect) --
+# Each finished check is appended to RECORDS in the work dir at once, so that a controller
+# whose read timed out still gets every finished check (facts.health.WheelHealthSalvage).
+RECORDS = "records.jsonl"
+PIDFILE = "agent.pid"  # "PID PGID RUN": lets the controller stop exactly this run
+RUN_ENV = "WHEELFLEET_RUN"  # the controller's id for this run, in records, pidfile, labels
+RUN_LABEL = "wheelfleet.health.run"  # on every check's container: removable by run
+KEEP_WHEELS = 3  # repaired wheels kept per check (plan["keep_wheels"] overrides)
 
 # Engine output that means the engine itself failed to start the container, not the runner.
 ENGINE_FAILURES = re.compile(
@@ -83,6 +93,12 @@ def diagnose(step: str, output: str, exit_code: int | None,
 def disk_full(path: str) -> bool:
     """Is the filesystem holding ``path`` (nearly) full?  A full disk can make a step fail
     without a word: its own log is the first write that cannot happen."""
+    if not hasattr(os, "statvfs"):  # Windows: the drive's free space
+        try:
+            usage = shutil.disk_usage(path)
+        except OSError:
+            return False
+        return usage.free < 256 * 1024 or usage.free < usage.total * 0.01
     try:
         st = os.statvfs(path)
     except OSError:
@@ -160,18 +176,11 @@ def check_one(plan: dict, check: dict, engine_broken: tuple[str, list[str]] | No
     ``engine_broken`` is the container engine's problem (container plans), ``node`` what
     ``host_node`` found out about the node (host plans; asked here when not given).
     """
-    started = time.monotonic()
-    record = new_record(check)
-
-    def done(**fields: object) -> dict:
-        record.update(fields)
-        if record["status"] == "failed" and record["step"] not in ("image", "engine") and \
-                disk_full(plan["work_dir"]):
-            record["diagnosis"] = "disk full in the work directory"
-        record["duration_s"] = round(time.monotonic() - started, 2)
-        return record
-
+    record, done = recorder(plan, check)
     try:
+        if plan.get("kind") == HOST and plan.get("os") == WINDOWS:
+            return windows_mode().run_check(sys.modules[__name__], plan, check, record, done,
+                                            node or node_of(plan))
         if plan.get("kind") == HOST:
             return run_host_check(plan, check, record, done, node or host_node(plan))
         return run_check(plan, check, record, done, engine_broken)
@@ -182,7 +191,56 @@ def check_one(plan: dict, check: dict, engine_broken: tuple[str, list[str]] | No
                     f"{str(err)[:160]}")
 
 
+def recorder(plan: dict, check: dict):
+    """A check's fresh record and its ``done(**fields)``, which completes it (duration, and a
+    full disk named as the cause of a failed step)."""
+    started = time.monotonic()
+    record = new_record(check)
+
+    def done(**fields: object) -> dict:
+        record.update(fields)
+        if record["status"] == "failed" and record["step"] not in ("image", "engine") and \
+                disk_full(plan["work_dir"]):
+            record["diagnosis"] = "disk full in the work directory"
+            # A step on a full disk often cannot write its own error: say what the agent saw.
+            if not any("No space left" in line for line in record["output_tail"]):
+                record["output_tail"] = list(record["output_tail"]) + [
+                    f"{plan['work_dir']}: No space left on device (seen by the agent: "
+                    f"{free_bytes(plan['work_dir'])} bytes free)"]
+        record["duration_s"] = round(time.monotonic() - started, 2)
+        return record
+
+    return record, done
+
+
+def free_bytes(path: str) -> int | None:
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return None
+
+
+def check_group(plan: dict, checks: list[dict],
+                engine_broken: tuple[str, list[str]] | None = None) -> list[dict]:
+    """Checks of one image in one container (container plans), never raising: whatever goes
+    wrong becomes the group's records."""
+    group = [(check, *recorder(plan, check)) for check in checks]
+    try:
+        return run_group(plan, group, engine_broken)
+    except Exception as err:  # noqa: BLE001 - one group's surprise must not cost the others
+        return [done(status="failed", step="agent", exit_code=None,
+                     output_tail=[f"{type(err).__name__}: {err}"],
+                     diagnosis=f"health agent error in this check: {type(err).__name__}: "
+                     f"{str(err)[:160]}") for _, _, done in group]
+
+
 def run_check(plan: dict, check: dict, record: dict, done, engine_broken) -> dict:
+    """One check in a container of its own (a group of one: see ``run_group``)."""
+    return run_group(plan, [(check, record, done)], engine_broken)[0]
+
+
+def not_runnable(plan: dict, check: dict, done, engine_broken) -> dict | None:
+    """The check's record when it cannot run here (arch, engine, image), else None."""
     engine = plan["engine"]
     if check["arch"] not in native_arches():
         return done(reason=f"{check['arch']} images are not executable natively on this "
@@ -198,57 +256,199 @@ def run_check(plan: dict, check: dict, record: dict, done, engine_broken) -> dic
         return done(status="failed", step="image", diagnosis="image digest drifted from the pin: "
                     f"expected {check['digest']}, store holds {', '.join(have)}",
                     output_tail=[f"{check['local_name']}: {d}" for d in have])
+    return None
 
-    out_dir, unusable = scratch_dir(plan, f"{check['image']}-{check['python']}-", done)
-    if unusable is not None:
-        return unusable
+
+def container_groups(checks: list[dict], parallel: int) -> list[list[int]]:
+    """Which checks share a container (indexes into ``checks``, plan order kept).
+
+    One container per image: the container start, the tool probe, each Python's build
+    requirements and the hiding of the system's libcrypto are paid once for all the image's
+    checks.  When there are fewer images than parallel workers, an image's Pythons are split
+    over more containers (a Python's default and abi3 checks stay together: they share their
+    build requirements), so that a node with one image still uses its cores.
+    """
+    groups: dict[tuple, list[int]] = {}
+    for index, check in enumerate(checks):
+        key = (check["local_name"], check["digest"], check["plat"], check["arch"])
+        groups.setdefault(key, []).append(index)
+    result = list(groups.values())
+
+    def pythons(group: list[int]) -> list[str]:
+        return list(dict.fromkeys(checks[i]["python"] for i in group))
+
+    while len(result) < parallel:
+        widest = max(result, key=lambda g: len(pythons(g)))
+        names = pythons(widest)
+        if len(names) < 2:
+            break
+        first = set(names[:len(names) // 2])
+        result.remove(widest)
+        result += [[i for i in widest if checks[i]["python"] in first],
+                   [i for i in widest if checks[i]["python"] not in first]]
+    return sorted(result)
+
+
+def bdeps_dir(plan: dict, digest: str) -> str | None:
+    """Where the canary's build requirements for one image live between runs, or None (no
+    cache: each run installs them afresh).
+
+    Installed from the wheelhouse, offline, by the first check of each Python, then reused:
+    the directory's name holds the image's digest and a hash of the wheelhouse's files, so a
+    new image or a changed wheelhouse gets a fresh install (``prune_bdeps`` drops the rest).
+    """
+    root = plan.get("bdeps_cache")
+    if not root:
+        return None
     try:
+        digest_hex = hashlib.sha256()
+        for name in sorted(os.listdir(plan["wheelhouse"])):
+            digest_hex.update(name.encode() + b"\0")
+            with open(os.path.join(plan["wheelhouse"], name), "rb") as handle:
+                digest_hex.update(handle.read())
+    except OSError:
+        return None
+    image = digest.rpartition(":")[2][:16]
+    return os.path.join(root, f"{image}-{digest_hex.hexdigest()[:16]}")
+
+
+def prune_bdeps(plan: dict) -> None:
+    """Remove cached build requirements no check of this plan uses (old images or an older
+    wheelhouse); create the cache directory 0700 when missing."""
+    root = plan.get("bdeps_cache")
+    if not root:
+        return
+    wanted = {os.path.basename(d) for d in
+              (bdeps_dir(plan, c["digest"]) for c in plan["checks"]) if d}
+    try:
+        os.makedirs(root, mode=0o700, exist_ok=True)
+        for entry in os.listdir(root):
+            if entry not in wanted:
+                shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
+    except OSError:
+        pass  # no cache: the runner installs the requirements into the container
+
+
+def step_seconds(path: str) -> float | None:
+    """A step's duration from its ``.t`` file ("start end", epoch seconds), or None."""
+    try:
+        start, end = (float(x) for x in read(path).split()[:2])
+    except ValueError:
+        return None
+    return round(max(0.0, end - start), 2)
+
+
+def run_group(plan: dict, group: list[tuple], engine_broken) -> list[dict]:
+    """Checks of one image in one container: ``group`` holds (check, record, done) each;
+    returns their records in the same order.
+
+    A record's ``step_s`` holds the seconds of each step the check ran, plus ``shared``: its
+    equal part of what the container spent for all its checks (start and removal, the tool
+    probe, hiding libcrypto); ``duration_s`` is their sum, so a group's records add up to its
+    container's wall time.
+    """
+    records: list[dict | None] = [not_runnable(plan, c, done, engine_broken)
+                                  for c, _, done in group]
+    runnable = [i for i, rec in enumerate(records) if rec is None]
+    if not runnable:
+        return records  # type: ignore[return-value]
+    engine = plan["engine"]
+    first = group[runnable[0]][0]
+    out_dir, unusable = scratch_dir(plan, f"{first['image']}-{first['python']}-",
+                                    group[runnable[0]][2])
+    if unusable is not None:
+        for i in runnable:
+            records[i] = group[i][2](**{k: unusable[k] for k in
+                                        ("status", "step", "exit_code", "output_tail",
+                                         "diagnosis")})
+        return records  # type: ignore[return-value]
+    try:
+        entries = " ".join(f"{i}:{group[i][0]['python']}:"
+                           f"{'1' if group[i][0]['variant'] == 'abi3' else '0'}"
+                           for i in runnable)
         cmd = [engine, "run", "--rm", "--network", "none",
                "-v", f"{plan['canary_dir']}:/canary:ro",
                "-v", f"{plan['wheelhouse']}:/wheelhouse:ro",
                "-v", f"{plan['runner']}:/wheelfleet-runner.sh:ro",
                "-v", f"{out_dir}:/out",
-               "-e", f"PY=/opt/python/{check['python']}/bin/python",
-               "-e", f"PLAT={check['plat']}", "-e", f"INPUT={plan['input']}",
-               "-e", f"ABI3={'1' if check['variant'] == 'abi3' else '0'}"]
+               "-e", f"CHECKS={entries}", "-e", f"PLAT={first['plat']}",
+               "-e", f"INPUT={plan['input']}"]
+        cache = bdeps_dir(plan, first["digest"])
+        if cache and os.path.isdir(os.path.dirname(cache)):
+            os.makedirs(cache, exist_ok=True)
+            cmd += ["-v", f"{cache}:/bdeps"]
         cmd += list(plan.get("run_args", []))
-        cmd += [check["local_name"], "/bin/sh", "/wheelfleet-runner.sh"]
-        code, out = run(cmd, int(plan.get("timeout", 900)))
-        steps_dir = os.path.join(out_dir, "steps")
-        for step in STEPS:
-            rc_file = os.path.join(steps_dir, f"{step}.rc")
-            log = read(os.path.join(steps_dir, f"{step}.log"))
-            if step == "interpreter" and os.path.exists(rc_file):
-                record["versions"] = parse_versions(log)
-            if not os.path.exists(rc_file):
-                text = out + log
-                if step == STEPS[0]:
-                    return done(status="failed", step="container", exit_code=code,
-                                output_tail=tail(text), diagnosis=not_started(engine, code, text))
-                # The runner stopped before this step: the container itself failed.
-                return done(status="failed", step=step, exit_code=code,
-                            output_tail=tail(text), diagnosis=diagnose(step, text, code))
-            rc = int(read(rc_file).strip() or "1")
-            if rc != 0:
-                return done(status="failed", step=step, exit_code=rc, output_tail=tail(log),
-                            diagnosis=diagnose(step, log, rc))
-            if step == "validate":
-                info = json.loads(log.strip().splitlines()[0])
-                record.update(wheel=info["wheel"], bundled_libs=info["bundled_libs"])
-            if step == "import":
-                lines = log.strip().splitlines()
-                answer = lines[0] if lines else ""
-                record["answer"] = answer
-                if len(lines) > 1:
-                    record["versions"]["openssl_bundled"] = lines[1]
-                if answer != plan["expected"]:
-                    return done(status="failed", step="import", exit_code=0,
-                                output_tail=tail(log),
-                                diagnosis=f"wrong answer from the canary: {answer[:70]!r}")
-        keep_wheel(plan, check, out_dir, record)
-        return done(status="passed")
+        # Named and labelled: a check that outlives its timeout (or an agent the controller
+        # stops) leaves a container that can be found, stopped and removed.
+        name = "wheelfleet-" + re.sub(r"[^A-Za-z0-9_.-]", "_", os.path.basename(out_dir))
+        cmd[2:2] = ["--name", name, "--label", f"{RUN_LABEL}={plan.get('run') or 'none'}"]
+        cmd += [first["local_name"], "/bin/sh", "/wheelfleet-runner.sh"]
+        started = time.monotonic()
+        # The plan's timeout is per check: a container runs several.
+        code, out = run(cmd, int(plan.get("timeout", 900)) * len(runnable))
+        wall = time.monotonic() - started
+        if code == 124:
+            # Killing the client leaves the container running: stop and remove it.
+            run([engine, "rm", "-f", name], 60)
+        for i in runnable:
+            check, record, done = group[i]
+            records[i] = container_result(plan, check, record, done, engine,
+                                          os.path.join(out_dir, str(i)), code, out)
+        own = {i: sum(records[i]["step_s"].values()) for i in runnable}  # type: ignore[index]
+        shared = max(0.0, wall - sum(own.values())) / len(runnable)
+        for i in runnable:
+            records[i]["step_s"]["shared"] = round(shared, 2)  # type: ignore[index]
+            records[i]["duration_s"] = round(own[i] + shared, 2)  # type: ignore[index]
+        return records  # type: ignore[return-value]
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def container_result(plan: dict, check: dict, record: dict, done, engine: str, check_dir: str,
+                     code: int, out: str) -> dict:
+    """One check's record from what the runner left in ``check_dir`` (steps/<step>.rc, .log,
+    .t; the repaired wheel) after its container ended with ``code`` and printed ``out``."""
+    steps_dir = os.path.join(check_dir, "steps")
+    record["step_s"] = {}
+    for step in STEPS:
+        rc_file = os.path.join(steps_dir, f"{step}.rc")
+        log = read(os.path.join(steps_dir, f"{step}.log"))
+        seconds = step_seconds(os.path.join(steps_dir, f"{step}.t"))
+        if seconds is not None:
+            record["step_s"][step] = seconds
+        if step == "interpreter" and os.path.exists(rc_file):
+            record["versions"] = parse_versions(log)
+        if not os.path.exists(rc_file):
+            text = out + log
+            if step == STEPS[0]:
+                return done(status="failed", step="container", exit_code=code,
+                            output_tail=tail(text), diagnosis=not_started(engine, code, text))
+            # The runner stopped before this step: the container itself failed.
+            return done(status="failed", step=step, exit_code=code,
+                        output_tail=tail(text), diagnosis=diagnose(step, text, code))
+        rc_text = read(rc_file).strip()
+        rc = int(rc_text or "1")
+        if rc != 0:
+            # A step that could not write its own log or exit code (a full disk) left its
+            # cause in the runner's output: the container's.
+            text = log if log.strip() and rc_text else log + out
+            return done(status="failed", step=step, exit_code=rc, output_tail=tail(text),
+                        diagnosis=diagnose(step, text, rc))
+        if step == "validate":
+            info = json.loads(log.strip().splitlines()[0])
+            record.update(wheel=info["wheel"], bundled_libs=info["bundled_libs"])
+        if step == "import":
+            lines = log.strip().splitlines()
+            answer = lines[0] if lines else ""
+            record["answer"] = answer
+            if len(lines) > 1:
+                record["versions"]["openssl_bundled"] = lines[1]
+            if answer != plan["expected"]:
+                return done(status="failed", step="import", exit_code=0,
+                            output_tail=tail(log),
+                            diagnosis=f"wrong answer from the canary: {answer[:70]!r}")
+    keep_wheel(plan, check, check_dir, record)
+    return done(status="passed")
 
 
 def scratch_dir(plan: dict, prefix: str, done) -> tuple[str, dict | None]:
@@ -280,7 +480,8 @@ def not_started(engine: str, code: int | None, output: str) -> str:
 
 def keep_wheel(plan: dict, check: dict, out_dir: str, record: dict,
                name: str | None = None) -> None:
-    """Keep the repaired wheel under a stable name, for the controller's own validator."""
+    """Keep the repaired wheel under a stable name, for the controller's own validator; the
+    previous ones rotate to ``NAME.1.whl`` … (the last ``plan["keep_wheels"]`` are kept)."""
     keep = plan.get("keep_dir")
     if not keep or not record.get("wheel"):
         return
@@ -288,10 +489,40 @@ def keep_wheel(plan: dict, check: dict, out_dir: str, record: dict,
     try:
         os.makedirs(target_dir, exist_ok=True)
         target = os.path.join(target_dir, name or f"{check['python']}-{check['variant']}.whl")
+        rotate_kept(target, int(plan.get("keep_wheels", KEEP_WHEELS)))
         shutil.copyfile(os.path.join(out_dir, "wheelhouse", record["wheel"]), target)
         record["wheel_path"] = target
     except OSError as err:
         record["versions"]["kept_wheel_error"] = str(err)
+
+
+def rotate_kept(target: str, keep: int) -> None:
+    """Make room for a new ``target``: ``X.whl`` -> ``X.1.whl`` -> … ; the oldest beyond
+    ``keep`` wheels in all is deleted, so the node's disk holds a bounded number per check."""
+    stem = target[:-len(".whl")]
+    keep = max(1, keep)
+    for old in sorted(glob_rotated(stem), reverse=True):
+        number = int(old[len(stem) + 1:-len(".whl")])
+        if number >= keep - 1:
+            os.remove(old)
+        else:
+            os.replace(old, f"{stem}.{number + 1}.whl")
+    if os.path.exists(target):
+        if keep > 1:
+            os.replace(target, f"{stem}.1.whl")
+        else:
+            os.remove(target)
+
+
+def glob_rotated(stem: str) -> list[str]:
+    """``STEM.N.whl`` files beside ``STEM.whl`` (N a number), lowest N first."""
+    folder, base = os.path.split(stem)
+    found = []
+    for entry in os.listdir(folder or "."):
+        middle = entry[len(base) + 1:-len(".whl")]
+        if entry.startswith(base + ".") and entry.endswith(".whl") and middle.isdigit():
+            found.append((int(middle), os.path.join(folder, entry)))
+    return [path for _, path in sorted(found)]
 
 
 def parse_versions(log: str) -> dict:
@@ -474,13 +705,18 @@ def build_env(plan: dict, check: dict, bdeps: str) -> dict:
         "PYTHONPATH": bdeps, "CANARY_ABI3": "1" if check["variant"] == "abi3" else "0"})
 
 
-def build_commands(plan: dict, check: dict, out_dir: str) -> list[list[str]]:
-    """Build requirements from the node's wheelhouse into a --target dir, then the wheel
-    (``-v``: pip hides the compiler's and linker's output otherwise, warnings included)."""
+def build_commands(plan: dict, check: dict, out_dir: str,
+                   pip_version: str | None = None) -> list[list[str]]:
+    """This Python's pinned build requirements (the check's own: 2.7 and 3.3-3.8 need older
+    ones) from the node's wheelhouse into a --target dir, then the wheel (``-v``: pip hides
+    the compiler's and linker's output otherwise, warnings included).  pip before 10 has no
+    ``--no-build-isolation`` option, and never isolates a build."""
     run_as = arch_prefix(plan, check["arch"]) + [check["interpreter"], "-m", "pip"]
+    major = (pip_version or "").split(".")[0]
+    isolation = [] if major.isdigit() and int(major) < 10 else ["--no-build-isolation"]
     return [run_as + ["install", "--no-index", "--find-links", plan["wheelhouse"], "--target",
-                      os.path.join(out_dir, "bdeps"), *plan["build_requirements"]],
-            run_as + ["wheel", "-v", "--no-deps", "--no-build-isolation", "--no-index", "-w",
+                      os.path.join(out_dir, "bdeps"), *check["build_requirements"]],
+            run_as + ["wheel", "-v", "--no-deps", *isolation, "--no-index", "-w",
                       os.path.join(out_dir, "dist"), os.path.join(out_dir, "src")]]
 
 
@@ -657,7 +893,7 @@ def run_host_check(plan: dict, check: dict, record: dict, done, node: dict) -> d
             return failed("interpreter", lipo_code or None, out + lipo_out, problem)
 
         shutil.copytree(plan["canary_dir"], os.path.join(out_dir, "src"))
-        code, out = run_all(build_commands(plan, check, out_dir), limit("build"),
+        code, out = run_all(build_commands(plan, check, out_dir, info.get("pip")), limit("build"),
                             env=build_env(plan, check, os.path.join(out_dir, "bdeps")))
         if code != 0:
             return failed("build", code, out)
@@ -708,14 +944,150 @@ def run_host_check(plan: dict, check: dict, record: dict, done, node: dict) -> d
         shutil.rmtree(out_dir, ignore_errors=True)
 
 
+def prepare_work_dir(path: str) -> str | None:
+    """Create the work directory 0700, or say (one line) why it is refused: a symlink (someone
+    could point the scratch space elsewhere), not a directory, or owned by another user."""
+    try:
+        try:
+            os.mkdir(path, 0o700)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(path.rstrip("/")), exist_ok=True)
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
+        st = os.lstat(path)
+    except OSError as err:
+        return f"work directory {path} is unusable: {err.strerror or err}"
+    if os.path.islink(path):
+        return f"work directory {path} is refused: it is a symlink"
+    if not os.path.isdir(path):
+        return f"work directory {path} is refused: it is not a directory"
+    # Windows has no uids (st_uid is 0) and no POSIX modes: its work dir's ACL is inherited
+    # from <install_root>, which only administrators may write to.
+    if not hasattr(os, "geteuid"):
+        return None
+    if st.st_uid != os.geteuid():
+        return (f"work directory {path} is refused: owned by uid {st.st_uid}, not by this "
+                f"user (uid {os.geteuid()})")
+    if st.st_mode & 0o777 != 0o700:  # wider (or narrower, by a umask) than 0700
+        try:
+            os.chmod(path, 0o700)
+        except OSError as err:
+            return f"work directory {path} is unusable: {err.strerror or err}"
+    return None
+
+
+class RecordLog:
+    """``records.jsonl`` in the work dir: a header naming the run, a ``start`` line when a
+    check begins and a ``record`` line the moment it ends (flushed), so that a run cut short
+    loses only the checks still in flight.  Also the pidfile that lets the run be stopped."""
+
+    def __init__(self, work_dir: str | None, run_id: str) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+        self.handle = None
+        if work_dir is None:
+            return
+        try:
+            # Windows has neither O_NOFOLLOW nor process groups: the pidfile's PGID is then
+            # the agent's own pid (a controller there stops the process tree by pid).
+            nofollow = getattr(os, "O_NOFOLLOW", 0)
+            fd = os.open(os.path.join(work_dir, RECORDS),
+                         os.O_WRONLY | os.O_CREAT | os.O_TRUNC | nofollow, 0o600)
+            self.handle = os.fdopen(fd, "w")
+            group = os.getpgid(0) if hasattr(os, "getpgid") else os.getpid()
+            with open(os.path.join(work_dir, PIDFILE), "w") as pidfile:
+                pidfile.write(f"{os.getpid()} {group} {run_id}\n")
+        except OSError:
+            self.handle = None  # records still reach stdout at the end
+        self.write({"event": "run", "run": run_id, "pid": os.getpid()})
+
+    def write(self, line: dict) -> None:
+        if self.handle is None:
+            return
+        with self.lock:
+            try:
+                self.handle.write(json.dumps(line) + "\n")
+                self.handle.flush()
+                os.fsync(self.handle.fileno())
+            except (OSError, ValueError):
+                pass
+
+    def started(self, check: dict) -> None:
+        self.write({"event": "start", **{k: check.get(k) for k in
+                                         ("image", "python", "arch", "variant")}})
+
+    def finished(self, record: dict) -> None:
+        self.write({"event": "record", "record": record})
+
+
+def refused_records(plan: dict, why: str) -> list:
+    """Every check failed at ``agent`` with the same reason (e.g. the work dir is refused)."""
+    return [dict(new_record(dict(check, digest=check.get("digest"))), status="failed",
+                 step="agent", diagnosis=why, duration_s=0.0) for check in plan["checks"]]
+
+
+# --- Windows host mode: windows_agent.py, uploaded beside this file by roles/windows_health --
+
+WINDOWS = "windows"  # plan["os"] of a host plan for a Windows node (health/windows_plan.py)
+
+
+def windows_mode():
+    """The Windows host mode: the module beside this file on a node, the package's in tests."""
+    try:
+        import windows_agent  # type: ignore[import-not-found]
+    except ImportError:
+        from wheelfleet.health import windows_agent
+    return windows_agent
+
+
+def node_of(plan: dict) -> dict:
+    """What a host-mode plan's node is (a Mac's or a Windows host's answer)."""
+    if plan.get("os") == WINDOWS:
+        return windows_mode().node_info(sys.modules[__name__], plan)
+    return host_node(plan)
+
+
 def main(argv: list[str]) -> int:
     with open(argv[1]) as handle:
         plan = json.load(handle)
+    plan["run"] = re.sub(r"[^A-Za-z0-9_.-]", "", os.environ.get(RUN_ENV, "")) or \
+        f"{int(time.time())}-{os.getpid()}"
+    refused = prepare_work_dir(plan["work_dir"]) if plan["checks"] else None
+    if refused:
+        json.dump(refused_records(plan, refused), sys.stdout)
+        print()
+        return 0
+    log = RecordLog(plan["work_dir"] if plan["checks"] else None, plan["run"])
     on_host = plan.get("kind") == HOST
     broken = engine_problem(plan["engine"]) if plan["checks"] and not on_host else None
-    node = host_node(plan) if plan["checks"] and on_host else None
-    with ThreadPoolExecutor(max_workers=max(1, int(plan.get("parallel", 2)))) as pool:
-        records = list(pool.map(lambda c: check_one(plan, c, broken, node), plan["checks"]))
+    if plan["checks"] and not on_host:
+        prune_bdeps(plan)
+    node = node_of(plan) if plan["checks"] and on_host else None
+
+    parallel = max(1, int(plan.get("parallel", 2)))
+    checks = plan["checks"]
+    # Host plans run check by check; container plans one container per group of checks.
+    units = [[i] for i in range(len(checks))] if on_host else \
+        container_groups(checks, parallel)
+
+    def one(unit: list[int]) -> list[dict]:
+        for i in unit:
+            log.started(checks[i])
+        if on_host:
+            done = [check_one(plan, checks[unit[0]], broken, node)]
+        else:
+            done = check_group(plan, [checks[i] for i in unit], broken)
+        for record in done:
+            log.finished(record)
+        return done
+
+    records: list = [None] * len(checks)
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        for unit, done in list(pool.map(lambda u: (u, one(u)), units)):
+            for position, i in enumerate(unit):
+                records[i] = done[position]
     json.dump(records, sys.stdout)
     print()
     return 0

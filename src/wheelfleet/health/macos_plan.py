@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from wheelfleet.canary import CANARY_INPUT, expected_digest
 from wheelfleet.health.plan import CANARY_DIR
-from wheelfleet.matrix.query import interpreter_tag, mac_platform_tag
+from wheelfleet.matrix.query import canary_build_requirements, interpreter_tag, mac_platform_tag
 
 if TYPE_CHECKING:
     from wheelfleet.matrix import Python
@@ -96,6 +96,12 @@ def tools_python(sel: Selection) -> str:
     return max(fit, key=lambda pkg: version_key(pkg.version)).interpreter
 
 
+def wheelhouse_pythons(sel: Selection) -> list[str]:
+    """The Python versions (``2.7``, ``3.12``) the host's wheelhouse serves: one per selected
+    macOS Python, each downloaded for that Python (``pip download --python-version``)."""
+    return list(dict.fromkeys(py.minor for py in sel.pythons if py.macos is not None))
+
+
 def wheelhouse_dir(settings: MacosSettings) -> str:
     return f"{settings.cache_dir}/wheelhouse"
 
@@ -127,6 +133,8 @@ def build_plan(sel: Selection) -> dict[str, Any]:
                 "variant": "default", "interpreter": found[py.id], "archs": slices(arch),
                 "deployment_target": target, "plat": plat, "abi_tag": mac.abi_tag,
                 "wheel_tag": f"{interpreter_tag(py)}-{mac.abi_tag}-{plat}",
+                # This Python's own pins (2.7 and 3.3-3.8 need older setuptools and wheel).
+                "build_requirements": canary_build_requirements(sel.matrix, py.id),
                 # CPython 2.7 has no venv module: its wheel goes into a fresh --target dir.
                 "install": "target" if py.minor.startswith("2.") else "venv",
                 "maxunicode": (int(recipe["expected_maxunicode"])
@@ -135,10 +143,10 @@ def build_plan(sel: Selection) -> dict[str, Any]:
     return {
         "kind": "host", "work_dir": settings.work_dir, "keep_dir": keep_dir(settings),
         "canary_dir": CANARY_DIR, "wheelhouse": wheelhouse_dir(settings),
-        "build_requirements": list(sel.matrix.canary_build_requirements),
         "openssl_prefix": f"{settings.openssl_root}/current", "tools_venv": TOOLS_VENV,
         "delocate_version": sel.matrix.tool_pins("macos").get("delocate"),
         "input": CANARY_INPUT.decode(), "expected": expected_digest(),
+        "keep_wheels": settings.health_keep_wheels,
         "parallel": settings.health_parallel, "timeout": timeout,
         "timeouts": {"interpreter": min(120, timeout), "build": timeout, "repair": timeout,
                      "install": timeout, "import": min(300, timeout)},

@@ -16,6 +16,8 @@ CANARY_DIR = f"{HEALTH_DIR}/canary"
 PLAN = f"{HEALTH_DIR}/plan.json"
 WHEELHOUSE = "/var/cache/wheelfleet/wheelhouse"
 KEEP_DIR = "/var/lib/wheelfleet/health-wheels"  # the last repaired wheel of every check
+# The canary's build requirements, installed from the wheelhouse once per image and Python.
+BDEPS_CACHE = "/var/cache/wheelfleet/health-bdeps"
 
 
 def packaged(name: str) -> str:
@@ -51,7 +53,9 @@ def build_plan(sel: Selection) -> dict[str, Any]:
         "engine": settings.container_engine,
         "work_dir": settings.work_dir, "keep_dir": KEEP_DIR,
         "canary_dir": CANARY_DIR, "wheelhouse": WHEELHOUSE, "runner": RUNNER,
+        "bdeps_cache": BDEPS_CACHE,
         "input": CANARY_INPUT.decode(), "expected": expected_digest(),
+        "keep_wheels": settings.health_keep_wheels,
         "parallel": settings.health_parallel, "timeout": settings.health_timeout,
         "run_args": settings.engine_run_args, "checks": checks,
     }

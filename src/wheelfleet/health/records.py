@@ -153,3 +153,42 @@ def checks_from_answer(answer: Mapping[str, Any], cells: Sequence[Cell],
                              f"{why}")
     checks += [check for key, check in shaped.items() if key not in planned]
     return checks
+
+
+def salvaged_answer(salvage: Mapping[str, Any] | None, cells: Sequence[Cell], run: str,
+                    cause: str) -> dict[str, Any]:
+    """An ``ok`` answer made of what a timed-out agent run wrote before it was stopped
+    (``facts.health.WheelHealthSalvage``), for :func:`checks_from_answer`.
+
+    Finished checks keep their own records; the check(s) still in flight are ``failed`` at
+    ``agent`` with ``cause`` (``timed out after N s at health agent``); checks that had not
+    started are ``not-run``.  When nothing of this run can be read, every cell says so.
+    """
+    if not salvage or salvage.get("run") != run:
+        why = ("the records written so far could not be read" if not salvage else
+               "the node holds no records of this run")
+        return {"state": "ok", "records": [_synthetic(cell, "failed", f"{cause}; {why}")
+                                           for cell in cells]}
+    records = [r for r in salvage.get("records") or [] if isinstance(r, Mapping)]
+    done = {cell_of(r) for r in records}
+    started = {cell_of(c) for c in salvage.get("started") or [] if isinstance(c, Mapping)}
+    for cell in cells:
+        key = cell_of(cell)
+        if key in done:
+            continue
+        if key in started:
+            records.append(_synthetic(cell, "failed", f"{cause}: this check was still running; "
+                                      "the agent was stopped and its containers removed"))
+        else:
+            records.append(_synthetic(cell, "not-run", f"{cause} before this check started"))
+    return {"state": "ok", "records": records}
+
+
+def _synthetic(cell: Cell, status: str, why: str) -> dict[str, Any]:
+    record: dict[str, Any] = {key: cell[key] for key in CELL_KEYS}
+    record["status"] = status
+    if status == "failed":
+        record.update(step="agent", diagnosis=why)
+    else:
+        record["reason"] = why
+    return record

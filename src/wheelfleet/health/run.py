@@ -22,5 +22,7 @@ def run_health(inventory: str | Path, *, limit: list[str] | None = None,
     with tempfile.TemporaryDirectory(prefix="wheelfleet-health-") as out:
         result = run_deploy(inventory, repo_file("deploys/health.py"), limit=limit,
                             timeout=timeout, env={OUT_ENV: out})
-        docs = {p.stem: json.loads(p.read_text()) for p in Path(out).glob("*.json")}
+        # A host named "@winrm/NAME" writes "@winrm/NAME.json", one folder down.
+        docs = {p.relative_to(out).with_suffix("").as_posix(): json.loads(p.read_text())
+                for p in Path(out).rglob("*.json")}
     return docs, result

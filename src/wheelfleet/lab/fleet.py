@@ -175,9 +175,7 @@ def _validate(count: int, port: int, first_octet_offset: int) -> None:
 
 def _write_access_files(fleet: Fleet) -> None:
     entries = [(r.address, r.port, r.host_keys) for r in fleet.hosts]
-    tmp = fleet.known_hosts.with_name("known_hosts.tmp")
-    tmp.write_text(keys.render_known_hosts(entries))
-    tmp.replace(fleet.known_hosts)
+    keys.write_known_hosts(fleet.known_hosts, entries)  # 0644 whatever the umask
     inventory.write(fleet.inventory, fleet.pyinfra_hosts(), fleet.group_data)
 
 

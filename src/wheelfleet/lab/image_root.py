@@ -22,6 +22,7 @@ from functools import cache
 from typing import ClassVar
 
 from wheelfleet.matrix import load_matrix
+from wheelfleet.matrix.query import canary_build_requirements
 
 from .aptsources import main_archive
 from .errors import LabError
@@ -48,7 +49,8 @@ def pins() -> dict[str, str]:
     """Tool versions come from the toolchain matrix, the one place that pins them."""
     matrix = load_matrix()
     found = matrix.tool_pins("linux")
-    for requirement in matrix.canary_build_requirements:
+    # The test images ship Debian's python3 (3.11): the pins the matrix gives that Python.
+    for requirement in canary_build_requirements(matrix, "3.11"):
         name, _, version = requirement.partition("==")
         found[name] = version
     return found

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LabError
+from .keys import PUBLIC_MODE, write_file
 
 GROUP = "linux"
 
@@ -29,7 +30,11 @@ GROUP = "linux"
 def host_data(
     address: str, port: int, client_key: Path, known_hosts: Path, fleet_dir: Path
 ) -> dict[str, Any]:
-    """pyinfra SSH host data for one test host: strict keys, no agent, no ~/.ssh/config."""
+    """pyinfra SSH host data for one test host: strict keys, no agent, no ~/.ssh/config.
+
+    Strict checking against the fleet's own known_hosts (written from each host's keys by
+    ``up``) is what ``wheelfleet check-inventory`` requires of every SSH host.
+    """
     return {
         "ssh_hostname": address,
         "ssh_port": port,
@@ -73,7 +78,6 @@ def render(hosts: list[tuple[str, dict[str, Any]]], group_data: dict[str, Any]) 
 
 
 def write(path: Path, hosts: list[tuple[str, dict[str, Any]]], group_data: dict[str, Any]) -> None:
-    """Write the inventory atomically (a pyinfra run may be reading the old one)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render(hosts, group_data))
-    tmp.replace(path)
+    """Write the inventory atomically (a pyinfra run may be reading the old one), 0644: it is
+    Python that pyinfra runs, so nobody else may write it whatever the umask."""
+    write_file(path, render(hosts, group_data).encode(), PUBLIC_MODE)

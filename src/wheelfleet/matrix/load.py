@@ -6,6 +6,7 @@ Every problem is raised as :class:`~wheelfleet.errors.InputError` naming the fil
 from __future__ import annotations
 
 import copy
+import re
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import yaml
 
 from wheelfleet.errors import InputError
+from wheelfleet.lock.records import read_python_locks
 from wheelfleet.matrix.model import (
     DIGEST_RE,
     PLATFORMS,
@@ -28,9 +30,11 @@ from wheelfleet.matrix.model import (
     WindowsPython,
 )
 from wheelfleet.matrix.reader import Reader, reject_unknown_keys
+from wheelfleet.settings import control_free, grammar, shown
 
 TOP_KEYS = ["schema", "tools", "canary", "windows_compilers", "windows_sources", "macos",
-            "linux_image_pythons", "images", "eol_policies", "pythons", "platforms"]
+            "linux_image_pythons", "images", "eol_policies", "pythons", "platforms",
+            "python_locks", "windows_openssl"]
 PYTHON_KEYS = ["version", "state", "abi_tags", "free_threaded", "windows", "macos", "linux"]
 PYTHON_STATES = ["eol", "security", "bugfix", "pre-release"]
 IMAGE_KEYS = ["policy", "arch", "repository", "digest", "tag", "base", "state", "glibc",
@@ -40,7 +44,7 @@ MAC_KEYS = ["source", "abi_tag", "arches", "min_macos", "universal2", "pkg_versi
             "pkg_suffix", "sha256", "caveats"]
 MAC_SOURCES = ["pkg", "pkg_freethreaded", "pyenv_ucs4"]
 WIN_KEYS = ["compiler", "abi_tag", "arches"]
-WIN_SOURCES = ["nuget", "msi"]
+WIN_SOURCES = ["nuget", "msi", "exe"]
 COMPILER_KEYS = ["msc_ver", "runtime", "runtime_dlls", "toolsets", "provided_by", "install",
                  "components", "detect", "caveats"]
 SCHEMA_VERSION = 1
@@ -48,6 +52,9 @@ SCHEMA_VERSION = 1
 
 def default_matrix_text() -> str:
     return resources.files("wheelfleet").joinpath("data/matrix.yaml").read_text()
+
+
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def read_yaml(path: Path | str, text: str | None = None) -> Any:
@@ -59,7 +66,9 @@ def read_yaml(path: Path | str, text: str | None = None) -> Any:
     except OSError as err:
         raise InputError(name, "<file>", f"cannot read: {err.strerror}") from None
     try:
-        return yaml.safe_load(text)
+        # libyaml's parser when PyYAML has it: the same safe subset, several times faster,
+        # and the matrix is parsed on every run.
+        return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "<yaml>"
@@ -89,8 +98,9 @@ def load_matrix(overlay: Path | str | None = None) -> Matrix:
 def check_overlay(over: Any, name: str, base: dict[str, Any]) -> None:
     """An overlay may only set keys the matrix schema knows; images are full entries."""
     r = Reader(over, name)
-    r.require_mapping(["schema", "tools", "canary", "windows_compilers", "macos", "images",
-                       "eol_policies", "pythons"])
+    r.require_mapping(["schema", "tools", "canary", "windows_compilers", "windows_sources",
+                       "macos", "images", "eol_policies", "pythons", "python_locks",
+                       "windows_openssl"])
     arches = {p: dict(base["platforms"][p]["arches"]) for p in PLATFORMS}
     images = r.raw("images") or []
     if not isinstance(images, list):
@@ -103,6 +113,7 @@ def check_overlay(over: Any, name: str, base: dict[str, Any]) -> None:
         if pid not in base["pythons"]:
             raise r.child("pythons").fail(str(pid), "unknown Python; an overlay can lock or "
                                           "adjust the matrix's Pythons, not add new ones")
+    check_overlay_fields(r)
 
 
 def merge(base: Any, over: Any) -> Any:
@@ -189,9 +200,13 @@ def build_matrix(data: Any, name: str, files: list[str]) -> Matrix:
     return Matrix(canary_build_requirements=build_requirements, pythons=pythons, images=images,
                   tools=tools, windows_compilers=compilers,
                   windows_sources=dict(top.child("windows_sources").data or {}),
+                  # read and checked where it is used (health.windows_plan.openssl_archive)
+                  windows_openssl=dict(top.child("windows_openssl").data or {}),
                   macos=dict(top.child("macos").data or {}), platform_arches=platform_arches,
                   windows_vc_runtime_dlls=vc_runtime_dlls, macos_arm64_floor=macos_arm64_floor,
-                  eol_policies=eol_policies, files=files)
+                  eol_policies=eol_policies, files=files,
+                  # wheelfleet lock's hashes of the Python packages converges install
+                  python_locks=read_python_locks(top.child("python_locks")))
 
 
 def parse_date(r: Reader, key: str, value: Any) -> date:
@@ -328,6 +343,144 @@ def read_image(r: Reader, eol_policies: dict[str, date],
                  note=r.string("note", optional=True, default=""),
                  tag=r.string("tag", optional=True, default=""),
                  eol_since=eol_policies.get(policy))
+
+
+# --- Overlay fields: what a fleet's overlay sets ends up in image references, URLs, file
+# names and pip requirements on its hosts, so each has a grammar over the whole string
+# (fullmatch: ``$`` would also accept a trailing newline) and no string holds a control
+# character.  Free text (notes, caveats) may span lines; it is only ever displayed.
+POLICY = re.compile(r"[a-z][a-z0-9_]*")  # manylinux_2_28, musllinux_1_2
+DNS_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+OCI_DOMAIN = rf"{DNS_LABEL}(?:\.{DNS_LABEL})*(?::\d{{1,5}})?"
+OCI_PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+OCI_REPOSITORY = re.compile(rf"(?:{OCI_DOMAIN}/)?{OCI_PATH}(?:/{OCI_PATH})*")
+OCI_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+ABI_TAG = re.compile(r"[a-z]+[0-9]*(?:_[0-9]+)*-[a-z]+[0-9]*[a-z]*")  # cp314-cp314t
+DOTTED = re.compile(r"[0-9]+(?:\.[0-9]+)*")  # glibc 2.28, musl 1.2
+COMPONENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")  # one safe file-name / path component
+PROJECT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")  # PEP 508 name
+# http(s) origin, or a placeholder the code fills with one ({feed}), then a path.
+URL = re.compile(r"(?:https?://[A-Za-z0-9.-]+(?::\d{1,5})?|\{[a-z_]+\})"
+                 r"(?:/[A-Za-z0-9._~+%{}=,@:-]*)*")
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+SHA256 = re.compile(r"[0-9a-f]{64}")
+FREE_TEXT = {"note", "caveats", "provided_by", "base"}
+
+
+def pep440(r: Reader, key: str | int, value: Any) -> str:
+    """A PEP 440 version written as packaging normalises it (no spaces, no v prefix)."""
+    from packaging.version import InvalidVersion, Version
+
+    if not isinstance(value, str):
+        raise r.fail(key, f"expected a PEP 440 version string, got {shown(value)}")
+    control_free(r, key, value)
+    try:
+        ok = str(Version(value)) == value
+    except InvalidVersion:
+        ok = False
+    if not ok:
+        raise r.fail(key, f"expected a PEP 440 version like '6.8.2', got {shown(value)}")
+    return value
+
+
+def pinned_requirement(r: Reader, key: str | int, value: Any) -> None:
+    """``NAME==VERSION`` with an optional environment marker (``; python_version < '3'``)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    expected = "a pinned requirement NAME==VERSION (optionally '; MARKER')"
+    if not isinstance(value, str):
+        raise r.fail(key, f"expected {expected}, got {shown(value)}")
+    control_free(r, key, value)
+    try:
+        req = Requirement(value)
+    except InvalidRequirement:
+        raise r.fail(key, f"expected {expected}, got {shown(value)}") from None
+    specs = list(req.specifier)
+    if (req.url or req.extras or len(specs) != 1 or specs[0].operator != "=="
+            or not PROJECT.fullmatch(req.name)):
+        raise r.fail(key, f"expected {expected}, got {shown(value)}")
+    pep440(r, key, specs[0].version)
+
+
+def matching(r: Reader, key: str | int, pattern: re.Pattern[str], expected: str) -> None:
+    """The value at ``key``, when set, matches ``pattern`` as a whole."""
+    value = r.child(key).data if isinstance(key, int) else r.raw(key)
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise r.fail(key, f"expected {expected}, got {shown(value)}")
+    grammar(r, key, value, pattern, expected)
+
+
+def no_control_characters(r: Reader) -> None:
+    """Every string in the overlay (keys too), free text aside, is one line."""
+    items = (r.data.items() if isinstance(r.data, dict) else
+             enumerate(r.data) if isinstance(r.data, list) else ())
+    for key, value in items:
+        if isinstance(key, str):
+            control_free(r, key, key)
+        if key in FREE_TEXT:
+            continue
+        if isinstance(value, str):
+            control_free(r, key, value)
+        elif isinstance(value, dict | list):
+            no_control_characters(r.child(key))
+
+
+def check_overlay_fields(r: Reader) -> None:
+    """Policy names, OCI references, PEP 440 versions, URLs and path components of an overlay
+    (``r`` reads the overlay's top level); raises InputError naming the key."""
+    no_control_characters(r)
+    for i, image in enumerate(r.raw("images") or []):
+        img = r.child("images").child(i)
+        if not isinstance(image, dict):
+            continue
+        matching(img, "policy", POLICY, "a policy name like 'manylinux_2_28'")
+        matching(img, "repository", OCI_REPOSITORY, "an OCI repository like "
+                 "'quay.io/pypa/manylinux_2_28_x86_64' (lower-case path, no tag or digest)")
+        matching(img, "digest", DIGEST, "'sha256:' + 64 lowercase hex digits")
+        matching(img, "tag", OCI_TAG, "an OCI tag like '2026.10.26-1'")
+        for key in ("glibc", "musl"):
+            if isinstance(img.raw(key), str):
+                matching(img, key, DOTTED, "a version like '2.28'")
+        for j in range(len(img.raw("pythons") or [])):
+            matching(img.child("pythons"), j, ABI_TAG, "an /opt/python tag like 'cp312-cp312'")
+    eol = r.raw("eol_policies")
+    if isinstance(eol, dict):
+        for policy in eol:
+            grammar(r.child("eol_policies"), str(policy), str(policy), POLICY,
+                    "a policy name like 'manylinux2014'")
+    tools = r.raw("tools")
+    if isinstance(tools, dict):
+        for tname, tool in tools.items():
+            grammar(r.child("tools"), str(tname), str(tname), PROJECT, "a package name")
+            if isinstance(tool, dict) and "version" in tool:
+                pep440(r.child("tools").child(tname), "version", tool["version"])
+    requirements = r.child("canary").raw("build_requirements")
+    if isinstance(requirements, list):
+        reqs = r.child("canary").child("build_requirements")
+        for i, req in enumerate(requirements):
+            pinned_requirement(reqs, i, req)
+    pythons = r.raw("pythons")
+    if isinstance(pythons, dict):
+        for pid in pythons:
+            mac = r.child("pythons").child(str(pid)).child("macos")
+            if isinstance(mac.data, dict):
+                matching(mac, "pkg_version", COMPONENT, "a version like '3.12.10'")
+                matching(mac, "pkg_suffix", COMPONENT, "a file-name part like 'macos11'")
+                matching(mac, "sha256", SHA256, "64 lowercase hex digits")
+    urls_in(r)
+
+
+def urls_in(r: Reader) -> None:
+    """Every ``url``/``*_url`` an overlay sets is an http(s) URL of safe characters."""
+    items = (r.data.items() if isinstance(r.data, dict) else
+             enumerate(r.data) if isinstance(r.data, list) else ())
+    for key, value in items:
+        if isinstance(key, str) and (key == "url" or key.endswith("_url")) and value is not None:
+            matching(r, key, URL, "an http(s) URL without spaces or quotes")
+        elif isinstance(value, dict | list):
+            urls_in(r.child(key))
 
 
 __all__ = ["load_matrix", "read_yaml", "reject_unknown_keys", "InputError"]

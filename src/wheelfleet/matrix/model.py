@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wheelfleet.lock.records import PackageLock
 
 PLATFORMS = ("linux", "macos", "windows")
-DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}\Z")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,10 @@ class Matrix:
     macos_arm64_floor: tuple[int, int]
     canary_build_requirements: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    # Prebuilt OpenSSL archives per compiler family x arch for the Windows health check
+    windows_openssl: dict[str, object] = field(default_factory=dict)
+    # Locked Python package sets (tools/linux, canary/3.12 …), from `wheelfleet lock`
+    python_locks: dict[str, PackageLock] = field(default_factory=dict)
 
     def images_for(self, policy: str, arch: str | None = None) -> list[Image]:
         return [i for i in self.images if i.policy == policy and (arch is None or i.arch == arch)]

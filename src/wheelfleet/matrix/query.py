@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+from packaging.markers import InvalidMarker, Marker
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from wheelfleet.errors import InputError, one_of
 from wheelfleet.matrix.model import PLATFORMS, Matrix, Python
@@ -155,6 +160,82 @@ def _linux(matrix: Matrix, py: Python, arch: str | None) -> dict[str, Any]:
                        "matrix overlay or build on a host interpreter")
     return {"abi_tags": list(py.linux.abi_tags), "images": images, "caveats": caveats,
             "repair_tools": matrix.tool_pins("linux")}
+
+
+# The only marker variables a build-requirement entry may use: the matrix states which Pythons a
+# pin is for, never which machine evaluates it.
+MARKER_VARIABLES = {"python_version", "python_full_version"}
+_MARKER_WORDS = {"and", "or", "not", "in"}
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def canary_build_requirements(matrix: Matrix, python_id: str) -> list[str]:
+    """The canary's pinned build requirements for one matrix Python, ``NAME==VERSION`` each.
+
+    ``canary.build_requirements`` lists pins with an optional PEP 508 marker on
+    ``python_version`` / ``python_full_version``; per project the first entry whose marker
+    matches this Python wins, and an entry without a marker (last for its project) serves the
+    rest.
+
+    >>> from wheelfleet.matrix import load_matrix
+    >>> canary_build_requirements(load_matrix(), "2.7")
+    ['setuptools==44.1.1', 'wheel==0.37.1']
+    """
+    file = " + ".join(matrix.files) or "matrix"
+    if python_id not in matrix.pythons:
+        raise InputError(file, "pythons", f"unknown Python {python_id!r}; expected "
+                         f"{one_of(matrix.pythons)}")
+    return build_requirements_for(matrix.canary_build_requirements,
+                                  matrix.pythons[python_id].version, file)
+
+
+def build_requirements_for(entries: list[str], version: str, file: str = "matrix") -> list[str]:
+    """The pins of ``entries`` (``canary.build_requirements``' form) for Python ``version``
+    (``2.7.18``, or ``3.12`` for any 3.12); one :class:`InputError` line per bad entry."""
+    minor = ".".join(version.split(".")[:2])
+    environment = {"python_version": minor, "python_full_version": version}
+    chosen: dict[str, str] = {}
+    defaulted: set[str] = set()
+    for index, (name, pin, marker) in enumerate(parse_build_requirements(entries, file)):
+        if name in defaulted:
+            raise InputError(file, f"canary.build_requirements[{index}]",
+                             f"unreachable: an entry without a marker for {name} comes before "
+                             "it; list the marked entries first, the unmarked default last")
+        if marker is None:
+            defaulted.add(name)
+        if name not in chosen and (marker is None or marker.evaluate(environment)):
+            chosen[name] = pin
+    return list(chosen.values())
+
+
+def parse_build_requirements(entries: list[str], file: str = "matrix"
+                             ) -> list[tuple[str, str, Marker | None]]:
+    """``(project, "NAME==VERSION", marker or None)`` per entry, validated."""
+    parsed: list[tuple[str, str, Marker | None]] = []
+    for index, entry in enumerate(entries):
+        key = f"canary.build_requirements[{index}]"
+        try:
+            req = Requirement(entry)
+        except InvalidRequirement as err:
+            raise InputError(file, key, f"expected NAME==VERSION with an optional "
+                             f"python_version marker, got {entry!r}: "
+                             f"{str(err).splitlines()[0]}") from None
+        pins = list(req.specifier)
+        if len(pins) != 1 or pins[0].operator != "==" or "*" in pins[0].version or req.url:
+            raise InputError(file, key, f"expected one exact pin NAME==VERSION, got {entry!r}")
+        marker = None
+        if req.marker is not None:
+            words = set(re.findall(r"[A-Za-z_]+", _QUOTED.sub(" ", str(req.marker))))
+            unknown = sorted(words - MARKER_VARIABLES - _MARKER_WORDS)
+            if unknown:
+                raise InputError(file, key, f"marker may only use python_version or "
+                                 f"python_full_version, got {unknown[0]!r} in {entry!r}")
+            try:
+                marker = Marker(str(req.marker))
+            except InvalidMarker as err:  # pragma: no cover - Requirement parsed it already
+                raise InputError(file, key, str(err)) from None
+        parsed.append((canonicalize_name(req.name), f"{req.name}=={pins[0].version}", marker))
+    return parsed
 
 
 def interpreter_tag(py: Python) -> str:

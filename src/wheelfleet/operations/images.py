@@ -6,6 +6,7 @@ from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 
 from wheelfleet.facts.containers import ContainerImages, image_age_days
+from wheelfleet.facts.once import read_once
 
 PULL_SCRIPT = "/usr/local/libexec/wheelfleet/pull-pinned"
 
@@ -41,7 +42,7 @@ def pinned_image(ref: str, digest: str, local_name: str, engine: str = "podman",
             local_name="wheelfleet/manylinux_2_28_x86_64:pinned",
         )
     """
-    held = _holding(host.get_fact(ContainerImages, engine=engine), local_name, digest)
+    held = _holding(read_once(ContainerImages, engine=engine), local_name, digest)
     if held:
         age = image_age_days(held["created"])
         host.noop(f"{local_name} holds {digest[:19]}… (image built {held['created'] or '?'}"
@@ -68,7 +69,7 @@ def unselected_images_removed(keep: list[str], managed_prefix: str = "wheelfleet
         unselected_images_removed(keep=["wheelfleet/manylinux_2_28_x86_64:pinned"])
     """
     removed = 0
-    for image in host.get_fact(ContainerImages, engine=engine):
+    for image in read_once(ContainerImages, engine=engine):
         ours = [n for n in image["names"] if n.removeprefix("localhost/").startswith(
             managed_prefix)]
         if not ours:

@@ -31,9 +31,10 @@ FETCH = "/usr/local/libexec/wheelfleet/fetch-verified"
 SYSTEM_CA = "/etc/ssl/cert.pem"  # macOS's own CA bundle, kept current by the OS
 
 
-def _unlocked(what: str, url: str) -> str:
-    return (f"{what} ({url}) has no sha256 in the matrix: refusing to download it unverified; "
-            "lock it in the fleet's matrix overlay")
+def _unlocked(what: str, url: str, key: str | None = None) -> str:
+    where = f" ({key})" if key else ""
+    return (f"{what} ({url}) has no sha256 in the matrix{where}: refusing to download it "
+            f"unverified; lock it in the fleet's matrix overlay")
 
 
 # A refusal fails this host when the operation runs, never the whole fleet's run: raising
@@ -140,10 +141,12 @@ def python_pkg(version: str, url: str, sha256: str | None, receipt: str, interpr
 def pyenv_python_ucs4(root: str, pyenv_version: str, pyenv_url: str,
                       pyenv_sha256: str | None, version: str, source_url: str,
                       source_sha256: str | None, configure_opts: str, cache_dir: str,
-                      expected_maxunicode: int = 1114111):
+                      expected_maxunicode: int = 1114111, deployment_target: str | None = None,
+                      arch: str | None = None):
     """
     A wide-unicode (UCS-4, ``cp27mu``) CPython ``version`` built by pyenv under ``root`` from a
-    sha256-pinned source tarball; a narrow build found there is reported and rebuilt.
+    sha256-pinned source tarball, for the matrix's deployment target and arch; a narrow build,
+    or one configured for another deployment target, found there is reported and rebuilt.
 
     + root: PYENV_ROOT
     + pyenv_version, pyenv_url, pyenv_sha256: the pyenv release tarball
@@ -151,25 +154,38 @@ def pyenv_python_ucs4(root: str, pyenv_version: str, pyenv_url: str,
     + configure_opts: ``--enable-unicode=ucs4`` (pyenv stopped adding it on macOS)
     + cache_dir: where the verified tarballs are kept (python-build's cache)
     + expected_maxunicode: 1114111 for a wide build
+    + deployment_target: MACOSX_DEPLOYMENT_TARGET the interpreter is configured with (the
+      matrix's ``min_macos`` of 2.7's arch).  It must not exceed the health check's target:
+      2.7's distutils refuses to build extensions for an older macOS than its own
+    + arch: build under ``/usr/bin/arch -<arch>`` (2.7 is x86_64 only: Rosetta on Apple
+      silicon)
 
-    The compile takes minutes: give the operation ``_timeout``.
+    python-build is told to take the ``.tgz`` this operation verified (it prefers a ``.tar.xz``
+    it would fetch itself) and to leave Homebrew out (its libraries target the host's macOS
+    and arch).  The compile takes minutes: give the operation ``_timeout``.
 
     **Example:**
 
     .. code:: python
 
         pyenv_python_ucs4(root="/opt/wheelfleet/pyenv", pyenv_version="2.6.12", …,
-                          version="2.7.18", configure_opts="--enable-unicode=ucs4", …)
+                          version="2.7.18", configure_opts="--enable-unicode=ucs4", …,
+                          deployment_target="10.9", arch="x86_64")
     """
     interp = f"{root}/versions/{version}/bin/python"
     info = host.get_fact(Interpreter, path=interp)
-    if info and info.get("version") == version and info.get("maxunicode") == expected_maxunicode:
+    wide = bool(info and info.get("maxunicode") == expected_maxunicode)
+    target_ok = deployment_target is None or bool(
+        info and info.get("deployment_target") == deployment_target)
+    if info and info.get("version") == version and wide and target_ok:
         host.noop(f"wide Python {version} (cp27mu) is built in {root}")
         return
-    for what, url, pin in (("pyenv", pyenv_url, pyenv_sha256),
-                           (f"Python {version} source", source_url, source_sha256)):
+    for what, url, pin, key in (
+            (f"pyenv {pyenv_version}", pyenv_url, pyenv_sha256, "macos.pyenv.sha256"),
+            (f"Python {version} source", source_url, source_sha256,
+             "macos.pyenv_ucs4.source_sha256")):
         if not pin:
-            yield from _fail_host(reason=_unlocked(what, url))
+            yield from _fail_host(reason=_unlocked(what, url, key))
             return
     if host.get_fact(PyenvVersion, root=root) != pyenv_version:
         tarball = f"{cache_dir}/pyenv-{pyenv_version}.tar.gz"
@@ -182,20 +198,36 @@ def pyenv_python_ucs4(root: str, pyenv_version: str, pyenv_url: str,
         url=source_url, sha256=source_sha256,
         dest=f"{cache_dir}/{source_url.rstrip('/').rpartition('/')[2]}")
     env = [f"PYENV_ROOT={root}", f"PYTHON_BUILD_CACHE_PATH={cache_dir}",
-           QuoteString(f"PYTHON_CONFIGURE_OPTS={configure_opts}")]
+           QuoteString(f"PYTHON_CONFIGURE_OPTS={configure_opts}"),
+           # python-build would fetch Python-X.tar.xz itself; the .tgz above is the verified one.
+           "_PYTHON_BUILD_FORCE_SKIP_XZ=1", "PYTHON_BUILD_SKIP_HOMEBREW=1"]
+    if deployment_target:
+        env.append(f"MACOSX_DEPLOYMENT_TARGET={deployment_target}")
+    run_as = ["/usr/bin/arch", f"-{arch}"] if arch else []
     if info is not None:
-        narrow = info.get("maxunicode")
+        if not wide:
+            why = (f"is not a wide build (maxunicode {info.get('maxunicode')}); rebuilding it "
+                   f"with {configure_opts}")
+        elif info.get("version") != version:
+            why = f"reports {info.get('version')}; rebuilding {version}"
+        else:
+            why = (f"was configured for macOS {info.get('deployment_target') or 'unknown'}, "
+                   f"not the matrix's {deployment_target}; rebuilding it")
         yield StringCommand("echo", QuoteString(
-            f"wheelfleet: Python {info.get('version')} in {root} is not a wide build "
-            f"(maxunicode {narrow}); rebuilding it with {configure_opts}"), ">&2")
+            f"wheelfleet: Python {info.get('version')} in {root} {why}"), ">&2")
         yield StringCommand("env", *env, f"{root}/bin/pyenv", "uninstall", "-f", version)
-    yield StringCommand("env", *env, f"{root}/bin/pyenv", "install", "-s", version)
+    yield StringCommand(*run_as, "env", *env, f"{root}/bin/pyenv", "install", "-s", version)
     check = (f"import sys, sysconfig; u = sys.maxunicode == {expected_maxunicode}; "
              "m = bool(sysconfig.get_config_var('WITH_PYMALLOC')); "
              "tag = 'cp27' + ('m' if m else '') + ('u' if u else ''); "
              "sys.exit(0 if tag == 'cp27mu' else "
              "'built ABI tag is %s, expected cp27mu' % tag)")
     yield StringCommand(QuoteString(interp), "-c", QuoteString(check))
+    if deployment_target:
+        target = ("import sys, sysconfig; t = sysconfig.get_config_var("
+                  f"'MACOSX_DEPLOYMENT_TARGET'); sys.exit(0 if t == {deployment_target!r} else "
+                  f"'built for macOS %s, expected {deployment_target}' % t)")
+        yield StringCommand(QuoteString(interp), "-c", QuoteString(target))
 
 
 @operation()

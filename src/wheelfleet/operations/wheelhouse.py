@@ -8,6 +8,12 @@ from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 
 from wheelfleet.facts.health import WheelhouseFiles
+from wheelfleet.lock.records import canonical_pin, requirement_lines
+from wheelfleet.matrix.query import build_requirements_for, parse_build_requirements
+from wheelfleet.operations.fleet import refuse
+
+# A refusal fails this host when the operation runs, never the whole fleet's run.
+_refuse = refuse._inner
 
 
 def _has(files: list[str], requirement: str) -> bool:
@@ -17,33 +23,85 @@ def _has(files: list[str], requirement: str) -> bool:
     return any(f.lower().startswith(prefix) for f in files)
 
 
+def pins_per_python(requirements: list[str], python_versions: list[str] | None
+                    ) -> dict[str | None, list[str]]:
+    """Target Python (``"2.7"``; ``None``: the downloading interpreter) -> its pins.
+
+    ``requirements`` is ``canary.build_requirements``' form: pins, some with a
+    ``python_version`` marker.  Without target Pythons only the unmarked pins count (the
+    matrix's default, for the newest Pythons), as pip would not know which marked one to take.
+    """
+    if python_versions is None:
+        return {None: [pin for _, pin, marker in parse_build_requirements(requirements)
+                       if marker is None]}
+    return {version: build_requirements_for(requirements, version)
+            for version in dict.fromkeys(python_versions)}
+
+
 @operation()
 def wheelhouse(path: str, requirements: list[str], python: str = "python3",
-               download_timeout: int | None = 600):
+               download_timeout: int | None = 600, python_versions: list[str] | None = None,
+               hashes: dict[str, list[str]] | None = None):
     """
-    Ensure ``path`` holds a wheel for every pinned requirement, downloaded once by the node's
-    pip from its configured index.
+    Ensure ``path`` holds a wheel for every pinned requirement each target Python needs,
+    downloaded once by the node's pip from its configured index.
 
     + path: the wheelhouse directory on the node
-    + requirements: pinned ``NAME==VERSION`` strings
+    + requirements: pinned ``NAME==VERSION`` strings, optionally with a ``python_version``
+      marker (the matrix's ``canary.build_requirements``: per project the first matching entry
+      wins, the unmarked one serves every other Python)
     + python: interpreter whose pip downloads
     + download_timeout: seconds before the download is abandoned (GNU ``timeout``); ``None`` on
       a host without it (macOS): give the operation ``_timeout`` instead
+    + python_versions: the Pythons (``"2.7"``, ``"3.12"``) the wheelhouse serves; each one's
+      pins are downloaded with ``--python-version``, so pip checks the wheel's tags and
+      Requires-Python against that Python, not the downloading one.  ``None``: the unmarked
+      pins, for the downloading interpreter
+    + hashes: ``NAME==VERSION`` -> the sha256s ``wheelfleet lock`` recorded for its files
+      (``wheelfleet.lock.needs.locked``); pip downloads with ``--require-hashes``, and a pin
+      without hashes is refused, this host only, before anything is fetched
 
     **Example:**
 
     .. code:: python
 
-        wheelhouse(path="/var/cache/wheelfleet/wheelhouse",
-                   requirements=["setuptools==80.9.0", "wheel==0.45.1"])
+        wheelhouse(path="/Library/Caches/wheelfleet/wheelhouse",
+                   requirements=["setuptools==44.1.1; python_version < '3'",
+                                 "setuptools==80.9.0", "wheel==0.45.1"],
+                   python_versions=["2.7", "3.12"],
+                   hashes={"setuptools==44.1.1": ["e6a2…"], "setuptools==80.9.0": ["062d…"],
+                           "wheel==0.45.1": ["708e…"]})
     """
+    wanted = pins_per_python(requirements, python_versions)
     files = host.get_fact(WheelhouseFiles, path=path)
-    missing = [r for r in requirements if not _has(files, r)]
-    if not missing:
-        host.noop(f"wheelhouse {path} holds {', '.join(requirements)}")
+    downloads: dict[str | None, list[str]] = {}
+    planned: set[str] = set()
+    for version, pins in wanted.items():
+        missing = [pin for pin in pins if not _has(files, pin) and pin not in planned]
+        planned.update(missing)
+        if missing:
+            downloads[version] = missing
+    if not downloads:
+        every = list(dict.fromkeys(pin for pins in wanted.values() for pin in pins))
+        serves = ("" if python_versions is None
+                  else f" for Python {', '.join(v for v in wanted if v is not None)}")
+        host.noop(f"wheelhouse {path} holds {', '.join(every)}{serves}")
+        return
+    locked = {canonical_pin(pin): shas for pin, shas in (hashes or {}).items() if shas}
+    unlocked = [pin for pins in downloads.values() for pin in pins
+                if canonical_pin(pin) not in locked]
+    if unlocked:
+        yield from _refuse(reason=f"wheelhouse {path}: no locked sha256 for "
+                           f"{', '.join(unlocked)} (matrix python_locks); run `wheelfleet lock`")
         return
     yield StringCommand("mkdir", "-p", QuoteString(path))
     bounded = ["timeout", str(download_timeout)] if download_timeout is not None else []
-    yield StringCommand(*bounded, python, "-m", "pip", "download",
-                        "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
-                        "-d", QuoteString(path), *(QuoteString(r) for r in missing))
+    for version, missing in downloads.items():
+        target = ["--python-version", QuoteString(version)] if version is not None else []
+        # pip takes hashes only from a requirements file: the lines go in on stdin.
+        lines = requirement_lines({pin: locked[canonical_pin(pin)] for pin in missing})
+        yield StringCommand("printf", "'%s\\n'", *(QuoteString(line) for line in lines), "|",
+                            *bounded, python, "-m", "pip", "download",
+                            "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
+                            "--require-hashes", *target, "-d", QuoteString(path),
+                            "-r", "/dev/stdin")

@@ -32,6 +32,7 @@ class Platform:
     selection_keys: ClassVar[tuple[str, ...]] = ()  # selection keys beyond pythons/arches
     roles: ClassVar[tuple[str, ...]] = ()  # packages under roles/, in converge order
     kernels: ClassVar[tuple[str, ...]] = ()  # prefixes of this platform's `uname -s`
+    kernel_fact: ClassVar[str] = "server.Kernel"  # the fact that answers with that name
 
     @property
     def supported(self) -> bool:

@@ -11,14 +11,16 @@ from wheelfleet.platforms.base import Platform
 from wheelfleet.settings import (
     HostSettings,
     Ulimit,
+    abs_path,
     choice,
+    deb_packages,
     flag,
     host_port_map,
     host_ports,
+    local_path,
+    name,
     positive_int,
     setting,
-    text,
-    texts,
     ulimits,
 )
 
@@ -31,6 +33,9 @@ if TYPE_CHECKING:
 # Compilers and headers for building on the host itself, a venv for host-side tools, and
 # patchelf for auditwheel repair outside a container.
 BASE_PACKAGES = ("build-essential", "python3-dev", "python3-venv", "python3-pip", "patchelf")
+# What containers.conf accepts for these engine keys (containers.conf(5)).
+CGROUP_MANAGERS = ("systemd", "cgroupfs")
+EVENTS_LOGGERS = ("file", "journald", "none")
 
 
 @dataclass(frozen=True)
@@ -39,17 +44,18 @@ class LinuxSettings(HostSettings):
     # {"quay.io": "mirror:5000"}: pull the pinned digests through the fleet's mirror.
     registry_mirrors: dict[str, str] = setting(read=host_port_map, factory=dict)
     insecure_registries: tuple[str, ...] = setting((), read=host_ports)  # reached without TLS
-    container_runtime: str | None = setting(read=text)  # e.g. runc
-    container_cgroup_manager: str | None = setting(read=text)
-    container_events_logger: str | None = setting(read=text)
+    # e.g. runc: also the Debian package installed for it, hence a package-safe name
+    container_runtime: str | None = setting(read=name)
+    container_cgroup_manager: str | None = setting(read=choice(CGROUP_MANAGERS))
+    container_events_logger: str | None = setting(read=choice(EVENTS_LOGGERS))
     container_default_ulimits: tuple[Ulimit, ...] = setting((), read=ulimits)
-    container_storage_driver: str | None = setting(read=text)
-    container_storage_root: str = setting("/var/lib/containers/storage", read=text)
+    container_storage_driver: str | None = setting(read=name)  # overlay, vfs, btrfs ...
+    container_storage_root: str = setting("/var/lib/containers/storage", read=abs_path)
     prune_unselected_images: bool = setting(True, read=flag)
     pull_timeout: int = setting(900, read=positive_int)  # seconds per image pull
-    linux_base_packages: tuple[str, ...] = setting(BASE_PACKAGES, read=texts)
+    linux_base_packages: tuple[str, ...] = setting(BASE_PACKAGES, read=deb_packages)
     apt_cache_time: int = setting(86400, read=positive_int)  # max age of apt lists, seconds
-    trusted_ca_bundle: str | None = setting(read=text)  # PEM on the controller
+    trusted_ca_bundle: str | None = setting(read=local_path)  # PEM on the controller
 
     @property
     def engine_run_args(self) -> list[str]:

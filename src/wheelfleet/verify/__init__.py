@@ -17,6 +17,16 @@ bad inventory before anything connects; ``onboard`` also raises ``Refused`` (wro
 and ``ProbeError`` (host unreachable) before anything on the host changes.
 """
 
-from wheelfleet.verify.run import run_verify
+from typing import Any
 
 __all__ = ["run_verify"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: the health collection (run inside pyinfra) imports
+    # wheelfleet.verify.deadline, and must not pull in the whole verify run with it.
+    if name == "run_verify":
+        from wheelfleet.verify.run import run_verify
+
+        return run_verify
+    raise AttributeError(name)

@@ -19,7 +19,13 @@ from wheelfleet.pyinfra_run import RunResult
 from wheelfleet.report import SCHEMA_ID, compute_verdict, derive_host_status
 from wheelfleet.report.schema import Check, validate_host
 from wheelfleet.selection import Selection
-from wheelfleet.verify.logscan import connection_errors, host_errors, last_line, one_line
+from wheelfleet.verify.logscan import (
+    connection_errors,
+    host_errors,
+    last_line,
+    one_line,
+    timeouts,
+)
 
 
 @dataclass
@@ -49,6 +55,11 @@ def drift_of(sel: Selection, dry: Outcome) -> dict[str, Any]:
     connect = connection_errors(dry.log).get(sel.host)
     if connect:
         return {"checked": False, "error": f"dry run could not connect: {connect}"}
+    timed_out = timeouts(dry.log).get(sel.host)
+    if timed_out:
+        # Before the plan: a hung host alone can leave pyinfra without one ("No hosts
+        # remaining!" when it was the only host), and the cause is the timeout, not that.
+        return {"checked": False, "error": f"drift check {timed_out}"}
     if "plan" not in dry.result.raw:
         return {"checked": False, "error": f"dry run exited {dry.result.returncode} without "
                 f"a plan: {last_line(dry.log)}"}

@@ -24,14 +24,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="where nightly report directories go (default: reports)")
     parser.add_argument("--timeout", type=int, default=7200, metavar="SECONDS",
                         help="limit for each of the two pyinfra runs (default: 7200)")
+    parser.add_argument("--step-timeout", type=int, default=300, metavar="SECONDS",
+                        help="limit for any single remote step (a fact, a file transfer); "
+                        "a host that passes it fails alone (default: 300)")
+    parser.add_argument("--drift-timeout", type=int, default=1800, metavar="SECONDS",
+                        help="deadline of each host's dry run (default: 1800); a host's "
+                        "health check is bounded by its health_timeout budget")
 
 
 def execute(args: argparse.Namespace) -> int:
+    from wheelfleet.fleetfile import load_fleet
     from wheelfleet.verify.run import run_verify
+
+    # Refused before connecting: a host that would trust an unverified host key.
+    load_fleet(args.inventory, args.limit, host_keys=True)
 
     code, _report, _paths = run_verify(args.inventory, limit=args.limit, out=args.out,
                                        reports_root=args.reports_root, timeout=args.timeout,
-                                       echo=_echo)
+                                       step_timeout=args.step_timeout,
+                                       drift_timeout=args.drift_timeout, echo=_echo)
     return code
 
 

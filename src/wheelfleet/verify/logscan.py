@@ -12,7 +12,7 @@ import re
 from wheelfleet.report.text import one_line
 
 __all__ = ["connection_errors", "host_errors", "host_lines", "last_line", "one_line",
-           "progress_lines"]
+           "progress_lines", "timeouts"]
 
 # The messages pyinfra's connectors raise through ``raise_connect_error`` (ssh, winrm, local).
 CONNECT_ERRORS = (
@@ -27,6 +27,11 @@ CONNECT_ERRORS = (
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 _PREFIX = re.compile(r"^\s*\[(?P<host>[^\]]+)\]\s+(?P<text>.*)$")
 _ERROR = re.compile(r"\berror\b|\bfailed\b|could not|timed out", re.IGNORECASE)
+# pyinfra: "Command timed out after 20s", then "Error: could not load fact: NAME ARGS";
+# wheelfleet's host deadline (verify.deadline): "wheelfleet: timed out after 120 s at STEP".
+_STEP_TIMEOUT = re.compile(r"^Command timed out after (?P<seconds>\d+)s")
+_FACT_FAILED = re.compile(r"could not load fact: (?P<fact>.+)$")
+_DEADLINE = re.compile(r"^wheelfleet: (?P<text>timed out after \d+ s at .+)$")
 
 
 def host_lines(log: str) -> list[tuple[str, str]]:
@@ -52,6 +57,33 @@ def host_errors(log: str, host: str) -> list[str]:
     """Lines of ``host`` that report an error (ignored errors excluded), one line each."""
     return [one_line(text) for name, text in host_lines(log)
             if name == host and _ERROR.search(text) and "(ignored" not in text]
+
+
+def timeouts(log: str) -> dict[str, str]:
+    """Host -> its first timeout, ``timed out after N s at STEP``: a remote step that passed
+    its ``_timeout`` (the step named by the fact pyinfra then says it could not load), or the
+    host's deadline (``verify.deadline``).  The first one is the cause; later ones follow it."""
+    found: dict[str, str] = {}
+    pending: dict[str, str] = {}  # host -> seconds of a step timeout whose step is not named yet
+    for host, text in host_lines(log):
+        if host in found:
+            continue
+        step = _STEP_TIMEOUT.match(text)
+        if step and host not in pending:
+            pending[host] = step["seconds"]
+            continue
+        fact = _FACT_FAILED.search(text)
+        if host in pending and fact:
+            found[host] = one_line(f"timed out after {pending.pop(host)} s at fact "
+                                   f"{fact['fact'].strip()}")
+            continue
+        deadline = _DEADLINE.match(text)
+        if deadline:
+            found[host] = one_line(deadline["text"]) if host not in pending else one_line(
+                f"timed out after {pending.pop(host)} s at a remote command")
+    for host, seconds in pending.items():
+        found.setdefault(host, f"timed out after {seconds} s at a remote command")
+    return found
 
 
 def last_line(log: str) -> str:

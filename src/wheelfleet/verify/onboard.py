@@ -1,13 +1,21 @@
 """``wheelfleet onboard INVENTORY HOST``: take one host from bare to verified.
 
-1. the host is in the inventory and its selection is valid (nothing connects otherwise);
-2. it answers, and its real platform (``uname -s``) is the one its inventory group claims —
+1. the host is in the inventory and its selection is valid, and it connects only with a
+   verified host key (strict checking, unless the inventory opts out); nothing connects
+   otherwise;
+2. its SSH host key is pinned before any command runs: the key it presents must match
+   ``--host-key SHA256:...`` (read on the host's console: ``ssh-keygen -lf
+   /etc/ssh/ssh_host_ed25519_key.pub``), or with ``--trust-on-first-use`` it is recorded as
+   shown and its fingerprint printed; either goes into the host's known_hosts file.  Without
+   either, the key must already be pinned there;
+3. it answers, and its real platform (``uname -s``) is the one its inventory group claims —
    a Linux box listed under ``macos`` stops here, before any change;
-3. ``deploys/fleet.py`` converges it (``--limit HOST``);
-4. ``wheelfleet verify --limit HOST`` checks it: drift-free and every canary check passed.
+4. ``deploys/fleet.py`` converges it (``--limit HOST``);
+5. ``wheelfleet verify --limit HOST`` checks it: drift-free and every canary check passed.
 
 Exit status 0 only when the host is verified; 1 when it was converged or verified but failed
-(the report says why) or could not be reached; 2 for bad input, including a platform mismatch.
+(the report says why) or could not be reached; 2 for bad input, including a platform mismatch
+and a host key that is not the expected or pinned one.
 """
 
 from __future__ import annotations
@@ -22,9 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from wheelfleet.errors import USAGE, WheelfleetError
-from wheelfleet.fleetfile import load_fleet
+from wheelfleet.fleetfile import load_fleet, ssh_target
+from wheelfleet.platforms import platform
 from wheelfleet.pyinfra_run import RunResult, repo_file, run_deploy
 from wheelfleet.report import Report
+from wheelfleet.verify.hostkeys import HostKeyError, expected_fingerprint, pin_host_key
 from wheelfleet.verify.logscan import last_line, progress_lines
 from wheelfleet.verify.probe import probe_host
 from wheelfleet.verify.progress import Echo
@@ -46,18 +56,30 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reports-root", default="reports", metavar="DIR")
     parser.add_argument("--timeout", type=int, default=3600, metavar="SECONDS",
                         help="limit for the converge and for each verify run (default: 3600)")
+    trust = parser.add_mutually_exclusive_group()
+    trust.add_argument("--host-key", metavar="SHA256:...",
+                       help="the fingerprint the host's SSH key must have (ssh-keygen -lf "
+                       "/etc/ssh/ssh_host_ed25519_key.pub on its console); pinned in its "
+                       "known_hosts when it matches")
+    trust.add_argument("--trust-on-first-use", action="store_true",
+                       help="record the key the host presents in its known_hosts unverified "
+                       "and print its fingerprint")
 
 
 def execute(args: argparse.Namespace) -> int:
+    host_key = expected_fingerprint(args.host_key) if args.host_key else None
     code, _report, _paths = onboard(args.inventory, args.host, out=args.out,
                                     reports_root=args.reports_root, timeout=args.timeout,
-                                    echo=lambda line: print(line, flush=True))
+                                    echo=lambda line: print(line, flush=True),
+                                    host_key=host_key,
+                                    trust_first_use=args.trust_on_first_use)
     return code
 
 
 def check_platform(inventory: str | Path, host: str, expected: str) -> str:
     """The host's real platform; Refused when it is not ``expected`` (nothing changed yet)."""
-    probe = probe_host(inventory, host)
+    # The platform says which fact answers in uname -s's place (Windows: $env:OS).
+    probe = probe_host(inventory, host, fact=platform(expected).kernel_fact)
     if probe.platform is None:
         raise Refused(f"{inventory}: {host}: cannot tell the host's platform from uname -s "
                       f"({probe.kernel or 'no answer'}); expected {expected}; nothing was changed")
@@ -65,6 +87,21 @@ def check_platform(inventory: str | Path, host: str, expected: str) -> str:
         raise Refused(f"{inventory}: {host}: listed in the '{expected}' group but the host runs "
                       f"{probe.kernel} ({probe.platform}); fix the inventory; nothing was changed")
     return probe.platform
+
+
+def pin_key(inventory: str | Path, host: str, expected: str | None, trust_first_use: bool,
+            echo: Echo) -> str:
+    """The host's SSH key pinned (or found pinned) before anything runs; Refused if not."""
+    target = ssh_target(inventory, host)
+    if target is None:
+        if expected or trust_first_use:
+            raise Refused(f"{inventory}: {host}: not reached over SSH; --host-key and "
+                          "--trust-on-first-use apply to SSH hosts only")
+        return "not reached over SSH: no host key to pin"
+    try:
+        return pin_host_key(target, expected, trust_first_use, echo)
+    except HostKeyError as err:
+        raise Refused(f"{inventory}: {host}: {err}; nothing was changed") from None
 
 
 def converge(inventory: str | Path, host: str, timeout: int, echo: Echo) -> RunResult | str:
@@ -110,12 +147,16 @@ def converge_problem(result: RunResult | str, host: str) -> str | None:
 
 def onboard(inventory: str | Path, host: str, *, out: str | Path | None = None,
             reports_root: str | Path = "reports", timeout: int = 3600,
-            echo: Echo = print) -> tuple[int, Report, dict[str, Path]]:
+            echo: Echo = print, host_key: str | None = None,
+            trust_first_use: bool = False) -> tuple[int, Report, dict[str, Path]]:
     """Check, converge and verify ``host``: ``(exit status, report, report paths)``.
 
-    Raises InputError / Refused / ProbeError before anything on the host changed.
+    ``host_key`` (``SHA256:...``) is the fingerprint the host's SSH key must have;
+    ``trust_first_use`` records whatever key it presents instead.  Raises InputError /
+    Refused / ProbeError before anything on the host changed.
     """
-    (sel,) = load_fleet(inventory, [host])
+    (sel,) = load_fleet(inventory, [host], host_keys=True)
+    echo(f"onboard {host}: {pin_key(inventory, host, host_key, trust_first_use, echo)}")
     echo(f"onboard {host}: inventory says {sel.platform}; asking the host (uname -s) ...")
     echo(f"onboard {host}: host runs {check_platform(inventory, host, sel.platform)}; "
          "converging (deploys/fleet.py) ...")

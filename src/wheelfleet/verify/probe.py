@@ -15,6 +15,8 @@ from wheelfleet.platforms import platform_of_kernel as platform_of
 from wheelfleet.pyinfra_run import pyinfra_executable
 from wheelfleet.verify.logscan import connection_errors, host_errors, last_line
 
+KERNEL_FACT = "server.Kernel"  # uname -s
+
 
 class ProbeError(Exception):
     """The host could not be asked (unreachable, or the fact failed); str is one line."""
@@ -27,7 +29,8 @@ class Probe:
     platform: str | None  # linux / macos / windows, None when unknown
 
 
-def parse_probe(host: str, stdout: str, stderr: str, returncode: int) -> Probe:
+def parse_probe(host: str, stdout: str, stderr: str, returncode: int,
+                fact: str = KERNEL_FACT) -> Probe:
     """Read the fact run's JSON and log; raise ProbeError (one line) if the host did not answer."""
     connect = connection_errors(stderr).get(host)
     if connect:
@@ -36,7 +39,7 @@ def parse_probe(host: str, stdout: str, stderr: str, returncode: int) -> Probe:
         facts = json.loads(stdout) if stdout.strip() else {}
     except json.JSONDecodeError:
         facts = {}
-    answers = facts.get("server.Kernel") or {}
+    answers = facts.get(fact) or {}
     if host not in answers:
         said = host_errors(stderr, host)
         raise ProbeError(f"{host}: fact run failed (exit {returncode}): "
@@ -46,13 +49,14 @@ def parse_probe(host: str, stdout: str, stderr: str, returncode: int) -> Probe:
     return Probe(host=host, kernel=kernel, platform=platform_of(kernel))
 
 
-def probe_host(inventory: str | Path, host: str, timeout: int = 180) -> Probe:
-    """The host's real platform, read over its inventory connection (changes nothing)."""
-    cmd = [pyinfra_executable(), "--json", "--limit", host, str(inventory), "fact",
-           "server.Kernel"]
+def probe_host(inventory: str | Path, host: str, timeout: int = 180,
+               fact: str = KERNEL_FACT) -> Probe:
+    """The host's real platform, read over its inventory connection (changes nothing).
+    ``fact`` is what the host answers in ``uname -s``'s place (Windows has no uname)."""
+    cmd = [pyinfra_executable(), "--json", "--limit", host, str(inventory), "fact", fact]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         raise ProbeError(f"{host}: no answer to 'uname -s' within {timeout}s") from None
-    return parse_probe(host, proc.stdout, proc.stderr, proc.returncode)
+    return parse_probe(host, proc.stdout, proc.stderr, proc.returncode, fact)

@@ -50,13 +50,16 @@ class HealthWatcher:
 
     def poll(self) -> list[dict[str, Any]]:
         new = []
-        for path in sorted(self.directory.glob("*.json")):
-            if path.stem in self.seen:
+        # A host named "@winrm/NAME" writes its document to "@winrm/NAME.json": one level
+        # down, and keyed by the relative path without ".json" (the host's name).
+        for path in sorted(self.directory.rglob("*.json")):
+            name = path.relative_to(self.directory).with_suffix("").as_posix()
+            if name in self.seen:
                 continue
             try:
                 doc = json.loads(path.read_text())
             except (OSError, json.JSONDecodeError):
                 continue  # still being written: the next poll reads it whole
-            self.seen[path.stem] = doc
+            self.seen[name] = doc
             new.append(doc)
         return new

@@ -21,11 +21,20 @@ from wheelfleet.pyinfra_run import repo_file, run_deploy
 from wheelfleet.report import Report, normalize_report, run_stamp, summary_table, write_reports
 from wheelfleet.selection import Selection
 from wheelfleet.verify.assemble import Outcome, build_report, exit_status, host_result, utc_now
+from wheelfleet.verify.deadline import (
+    DEADLINE_ENV,
+    DEFAULT_DRIFT_DEADLINE,
+    DEFAULT_STEP_TIMEOUT,
+    FLEET_DEPLOY_ENV,
+    STEP_TIMEOUT_ENV,
+)
 from wheelfleet.verify.logscan import progress_lines
 from wheelfleet.verify.progress import Echo, HealthWatcher, plan_lines, record_line
 
 HEARTBEAT_S = 30.0
 POLL_S = 1.0
+# The dry run's deploy file: deploys/fleet.py per host, under the host's deadline.
+DRIFT_DEPLOY = Path(__file__).with_name("drift_deploy.py")
 
 
 def _run(what: str, inventory: str | Path, deploy: Path, timeout: int, **kwargs: Any) -> Outcome:
@@ -86,8 +95,15 @@ def _watch(sels: Sequence[Selection], dry_f: Future[Outcome], health_f: Future[O
 
 def run_verify(inventory: str | Path, *, limit: list[str] | None = None,
                out: str | Path | None = None, reports_root: str | Path = "reports",
-               echo: Echo = print, timeout: int = 7200) -> tuple[int, Report, dict[str, Path]]:
+               echo: Echo = print, timeout: int = 7200,
+               step_timeout: int = DEFAULT_STEP_TIMEOUT,
+               drift_timeout: int = DEFAULT_DRIFT_DEADLINE) -> tuple[int, Report, dict[str, Path]]:
     """Verify a fleet: ``(exit status, report dict, {"json", "junit", "html": Path})``.
+
+    ``timeout`` bounds each of the two pyinfra runs as a whole; ``step_timeout`` every single
+    remote step, ``drift_timeout`` each host's dry run (a host's health check is bounded by its
+    own ``health_timeout`` budget plus time for its steps after the agent).  A host that passes
+    a limit fails alone: ``timed out after N s at STEP``.
 
     Raises ``InputError`` (one line) for a bad inventory before anything connects.  Reports go
     to ``out`` or ``<reports_root>/<UTC timestamp>/``; the trend reads sibling directories.
@@ -110,11 +126,17 @@ def run_verify(inventory: str | Path, *, limit: list[str] | None = None,
                 ThreadPoolExecutor(max_workers=2) as pool:
             echo("running the drift check (dry run of deploys/fleet.py) and the health check "
                  "(deploys/health.py) ...")
-            dry_f = pool.submit(_run, "drift check", inventory, repo_file("deploys/fleet.py"),
-                                timeout, dry=True, limit=limit)
+            # Each remote step has a timeout (pyinfra's _timeout, as host data for every fact
+            # of the dry run) and each host a deadline (verify.deadline): a hung host fails
+            # alone, and the other hosts' results come in as usual.
+            steps = {STEP_TIMEOUT_ENV: str(step_timeout)}
+            dry_f = pool.submit(_run, "drift check", inventory, DRIFT_DEPLOY, timeout,
+                                dry=True, limit=limit, extra=["--data", f"_timeout={step_timeout}"],
+                                env={**steps, DEADLINE_ENV: str(drift_timeout),
+                                     FLEET_DEPLOY_ENV: str(repo_file("deploys/fleet.py"))})
             health_f = pool.submit(_run, "health check", inventory,
                                    repo_file("deploys/health.py"), timeout, limit=limit,
-                                   env={OUT_ENV: tmp})
+                                   env={OUT_ENV: tmp, **steps})
             watcher = HealthWatcher(Path(tmp))
             _watch(sels, dry_f, health_f, watcher, echo, started)
             dry, health, docs = dry_f.result(), health_f.result(), dict(watcher.seen)

@@ -30,6 +30,16 @@ _DIRECTORIES = [
 ]
 
 
+class _BufferPE(pefile.PE):
+    """pefile's PE over a buffer wheelcheck owns (bytes, or the spool's mmap, which the spool
+    closes). ``PE.close()`` — which pefile's constructor also calls on every file it fails to
+    parse — runs a full ``gc.collect()`` to release a file mapping pefile opened itself; there
+    is none here, and that collection cost more than parsing the file did."""
+
+    def close(self) -> None:
+        """Nothing to release: the buffer is the caller's."""
+
+
 def is_pe(data: bytes | mmap.mmap) -> bool:
     """An MZ file whose DOS header points at a ``PE\\0\\0`` signature."""
     if len(data) < 0x40 or data[:2] != b"MZ":
@@ -48,9 +58,7 @@ def read_pe(data: bytes | mmap.mmap, limits: ParseLimits, *,
     (pe_offset,) = struct.unpack("<I", data[0x3C:0x40])
     (sections,) = struct.unpack("<H", data[pe_offset + 6 : pe_offset + 8])
     limits.at_most("PE sections", sections, limits.budgets.sections)
-    # Not closed: for a buffer it owns no file, and its close() runs a full gc.collect(),
-    # which costs more than parsing the file.
-    pe = pefile.PE(data=data, fast_load=True)
+    pe = _BufferPE(data=data, fast_load=True)
     limits.deadline.check(limits.file)
     pe.parse_data_directories(directories=_DIRECTORIES,
                               import_dllnames_only=not want_imported_symbols)

@@ -1,65 +1,121 @@
-"""DLLs a Windows wheel may import without shipping them.
+"""DLLs a Windows wheel may import without shipping them, as delvewheel knows them.
 
-No installed library publishes this list (delvewheel has one, but it is not a dependency of
-this project), so it is written out here: DLLs that are part of every supported Windows
-(Windows 10 and later, where the Universal CRT is a system component), the API-set
-contract names that the loader redirects, and the runtime that CPython itself installs next to
-python.exe. Anything else, MSVCP140.dll included, must be bundled in the wheel.
+delvewheel, the tool Windows wheels are repaired with, maintains what a wheel may leave out:
+per CPU architecture the DLLs of every Windows from 7 SP1 on (collected from real installs:
+over 1,200 names for x86, 1,400 for x64, 2,700 for arm64), the interpreter DLLs and API sets
+as patterns, the runtime each Python distribution ships for each ABI/platform tag, and the
+dependencies of redistributable DLLs that are never needed. Those tables live in its
+``_dll_list`` module, which has no public name; pyproject.toml bounds delvewheel's version so
+a change of its shape is a deliberate upgrade, and ``_tables()`` checks the shape on load.
+
+What wheelfleet decides itself — which C runtime each CPython's compiler family ships — is the
+toolchain matrix's (``windows_compilers.*.runtime``), applied by the external-library check.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
 
-SYSTEM_DLLS = frozenset(
-    name.lower()
-    for name in (
-        # kernel, base and user-interface
-        "kernel32.dll", "kernelbase.dll", "ntdll.dll", "user32.dll", "gdi32.dll",
-        "gdi32full.dll", "win32u.dll", "advapi32.dll", "shell32.dll", "shlwapi.dll",
-        "shcore.dll", "ole32.dll", "oleaut32.dll", "olepro32.dll", "oleacc.dll",
-        "combase.dll", "comctl32.dll", "comdlg32.dll", "imm32.dll", "msimg32.dll",
-        "usp10.dll", "uxtheme.dll", "dwmapi.dll", "propsys.dll", "version.dll",
-        "winmm.dll", "userenv.dll", "psapi.dll", "powrprof.dll", "setupapi.dll",
-        "cfgmgr32.dll", "devobj.dll", "hid.dll", "winspool.drv", "wtsapi32.dll",
-        "sechost.dll", "rpcrt4.dll", "msvcrt.dll", "ucrtbase.dll", "msasn1.dll",
-        "dbghelp.dll", "dbgeng.dll", "imagehlp.dll", "pdh.dll", "wevtapi.dll",
-        "mpr.dll", "netapi32.dll", "ntdsapi.dll", "wldap32.dll", "credui.dll",
-        "authz.dll", "msi.dll", "avrt.dll", "winsta.dll", "dxcore.dll", "tdh.dll",
-        "clbcatq.dll", "cabinet.dll", "wintrust.dll", "mscoree.dll",
-        # security and crypto
-        "secur32.dll", "sspicli.dll", "crypt32.dll", "bcrypt.dll", "bcryptprimitives.dll",
-        "ncrypt.dll", "cryptbase.dll", "cryptsp.dll", "cryptui.dll", "dpapi.dll",
-        # networking
-        "ws2_32.dll", "wsock32.dll", "mswsock.dll", "iphlpapi.dll", "dnsapi.dll",
-        "winhttp.dll", "wininet.dll", "urlmon.dll", "normaliz.dll", "fwpuclnt.dll",
-        "nsi.dll", "rasapi32.dll", "websocket.dll", "httpapi.dll",
-        # graphics, media and input
-        "opengl32.dll", "glu32.dll", "d3d9.dll", "d3d10.dll", "d3d10_1.dll", "d3d11.dll",
-        "d3d12.dll", "dxgi.dll", "d2d1.dll", "dwrite.dll", "d3dcompiler_47.dll",
-        "windowscodecs.dll", "mf.dll", "mfplat.dll", "mfreadwrite.dll", "mfuuid.dll",
-        "ksuser.dll", "dsound.dll", "xinput1_4.dll", "xinput9_1_0.dll", "winusb.dll",
-        "mmdevapi.dll", "dinput8.dll", "gdiplus.dll",
-    )
-)
-
-# The runtime CPython's installer puts beside python.exe (Python 3.5+ on VC 14.x), and the
-# interpreter DLLs themselves: python3.dll (stable ABI), pythonXY[t].dll and PyPy's
-# libpypyX.Y-c.dll.
-INTERPRETER_RUNTIME_DLLS = frozenset({"vcruntime140.dll", "vcruntime140_1.dll", "python3.dll"})
-_INTERPRETER_DLL = re.compile(r"^(python[23]\d+t?(_d)?|libpypy\d+\.\d+-c)\.dll$")
-
-# API sets (api-ms-win-*, ext-ms-*) are virtual names the loader maps to system DLLs.
-_API_SET = re.compile(r"^(api|ext)-ms-")
+from . import matrix_facts
 
 
-def is_provided_by_windows_or_python(dll_name: str) -> bool:
-    """Whether importing ``dll_name`` is fine without the wheel bundling it."""
+@dataclass(frozen=True)
+class _Tables:
+    system_dlls: dict[str, frozenset[str]]  # arch -> lower-case DLL names
+    patterns: tuple[re.Pattern[str], ...]  # interpreter DLLs, API sets (full match)
+    by_abi_platform: tuple[tuple[str, frozenset[str]], ...]  # "cp312-win_amd64" regex -> DLLs
+    abi3_by_python_platform: tuple[tuple[str, frozenset[str]], ...]  # "cp39-win32" regex -> DLLs
+    ignored_dependencies: dict[str, frozenset[str]]  # importer -> imports it never needs
+
+
+@functools.cache
+def _tables() -> _Tables:
+    """delvewheel's tables, loaded on the first PE file (Linux and macOS batches never do)."""
+    from delvewheel import _dll_list
+
+    # PEFacts.arch is the matrix's Windows arch name (x86, x64, arm64); the matrix maps it to
+    # a platform tag (win32 …) and delvewheel maps that to its own machine type.
+    return _read_tables(_dll_list, {arch: tag for tag, arch
+                                    in matrix_facts.matrix().windows_tag_arches.items()})
+
+
+def _read_tables(module: ModuleType, tag_of_arch: dict[str, str]) -> _Tables:
+    try:
+        machines: Any = module.MachineType
+        by_machine: dict[Any, Iterable[str]] = module.ignore_names
+        system = {arch: frozenset(name.lower() for name in by_machine[machine])
+                  for arch, tag in tag_of_arch.items()
+                  if (machine := machines.platform_tag_to_type(tag)) in by_machine}
+        return _Tables(
+            system_dlls=system,
+            patterns=tuple(module.ignore_regexes),
+            by_abi_platform=tuple((str(k), frozenset(v))
+                                  for k, v in module.ignore_by_abi_platform.items()),
+            abi3_by_python_platform=tuple((str(k), frozenset(v))
+                                          for k, v in module.ignore_abi3.items()),
+            ignored_dependencies={str(k).lower(): frozenset(v)
+                                  for k, v in module.ignore_dependency.items()},
+        )
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise RuntimeError(
+            f"delvewheel's DLL tables (delvewheel._dll_list) are not in the shape wheelcheck "
+            f"reads ({type(exc).__name__}: {exc}); install the delvewheel version range "
+            "pyproject.toml names") from None
+
+
+def known_arches() -> frozenset[str]:
+    """The architectures delvewheel has a system DLL list for (x86, x64, arm64)."""
+    return frozenset(_tables().system_dlls)
+
+
+def system_dlls(arch: str) -> frozenset[str]:
+    """Lower-case names of the DLLs every Windows (7 SP1 on) has for ``arch``; empty for a
+    machine delvewheel has no list for."""
+    return _tables().system_dlls.get(arch, frozenset())
+
+
+def is_system_dll(dll_name: str, arch: str) -> bool:
+    """Part of Windows on ``arch``: a system DLL or an API set (``api-ms-win-*``)."""
     name = dll_name.lower()
-    return (
-        name in SYSTEM_DLLS
-        or name in INTERPRETER_RUNTIME_DLLS
-        or bool(_INTERPRETER_DLL.match(name))
-        or bool(_API_SET.match(name))
-    )
+    return name in system_dlls(arch) or any(p.fullmatch(name) for p in _tables().patterns)
 
+
+def is_provided_by_windows_or_python(dll_name: str, arch: str | None = None) -> bool:
+    """Whether importing ``dll_name`` is fine without the wheel bundling it: a system DLL of
+    ``arch`` (of every architecture when None), an API set, or an interpreter DLL
+    (``python3.dll``, ``python312t.dll``, PyPy's ``libpypy3.10-c.dll``)."""
+    if arch is not None:
+        return is_system_dll(dll_name, arch)
+    return all(is_system_dll(dll_name, one) for one in known_arches())
+
+
+def shipped_with_python(pairs: Iterable[tuple[str, str, str]]) -> frozenset[str]:
+    """DLLs every Python the (interpreter, abi, platform) tags name ships beside itself
+    (``vcruntime140.dll``, ``vcruntime140_1.dll`` on x64 and arm64 …), per delvewheel: the
+    intersection over the tags, empty when one names a Python delvewheel does not know."""
+    tables = _tables()
+    shipped: frozenset[str] | None = None
+    for interpreter, abi, platform in pairs:
+        if abi in ("abi3", "abi3t"):
+            found = _lookup(tables.abi3_by_python_platform, f"{interpreter}-{platform}")
+        else:
+            found = _lookup(tables.by_abi_platform, f"{abi}-{platform}")
+        shipped = found if shipped is None else shipped & found
+    return shipped or frozenset()
+
+
+def is_ignored_dependency(importer: str, dll_name: str) -> bool:
+    """An import delvewheel knows is never needed (msvcp140.dll's delay-loaded concrt140.dll,
+    a Windows XP fallback)."""
+    return dll_name.lower() in _tables().ignored_dependencies.get(importer.lower(), frozenset())
+
+
+@functools.cache
+def _lookup(table: tuple[tuple[str, frozenset[str]], ...], key: str) -> frozenset[str]:
+    # delvewheel takes the first pattern that matches, in its table's order.
+    return next((dlls for pattern, dlls in table if re.fullmatch(pattern, key)), frozenset())

@@ -1,7 +1,10 @@
 """``external-library-not-bundled``: every library a binary needs is in the wheel or allowed.
 
-Allowed means: on Linux the policy whitelist of the tag (auditwheel's data); on macOS the OS
-itself (/usr/lib, /System); on Windows system DLLs, API sets and the runtime CPython ships.
+Allowed means what the tool that repairs wheels for the platform leaves out: on Linux the
+policy whitelist of the tag (auditwheel's data); on macOS the OS itself (delocate's rule:
+/usr/lib, /System); on Windows the system DLLs of the binary's architecture, API sets, the
+interpreter DLLs and the runtime each claimed Python ships (delvewheel's data), plus the C
+runtime of each claimed CPython's compiler family (the toolchain matrix's).
 "In the wheel" is resolved the way each loader would: DT_RUNPATH/DT_RPATH with $ORIGIN,
 @loader_path and @rpath (LC_RPATH), and for DLLs any copy in the wheel (delvewheel-style
 repairs add their directory to the DLL search path at import time).
@@ -11,14 +14,14 @@ from __future__ import annotations
 
 import posixpath
 
+from .. import windows_dlls
 from ..binary_facts import ElfFacts, MachOFacts, MachOSlice, PEFacts
+from ..macos_libs import is_provided_by_macos
 from ..matrix_facts import claimed_windows_pythons, is_vc_runtime, matches, matrix
 from ..report import EXTERNAL_LIBRARY_NOT_BUNDLED, Problem
 from ..wheel_contents import WheelBinary, WheelContents
-from ..windows_dlls import is_provided_by_windows_or_python
 from .libc_family import libc_of_library
 
-_MACOS_SYSTEM_PREFIXES = ("/usr/lib/", "/System/")
 _ORIGIN_TOKENS = ("${ORIGIN}", "$ORIGIN")
 
 
@@ -34,7 +37,7 @@ def check(binary: WheelBinary, contents: WheelContents) -> list[Problem]:
     elif isinstance(facts, MachOFacts):
         missing = _macho_missing(binary, facts, contents)
     else:
-        missing = _pe_missing(facts, contents)
+        missing = _pe_missing(binary, facts, contents)
     return [Problem(EXTERNAL_LIBRARY_NOT_BUNDLED, binary.path, message) for message in missing]
 
 
@@ -96,7 +99,7 @@ def _macho_missing(binary: WheelBinary, facts: MachOFacts, contents: WheelConten
         for command, install_name in one_slice.dependencies:
             if command == "LC_LOAD_WEAK_DYLIB":
                 continue  # dyld tolerates an absent weak dylib by design
-            if install_name.startswith(_MACOS_SYSTEM_PREFIXES):
+            if is_provided_by_macos(install_name):
                 continue
             candidates = _macho_candidates(install_name, one_slice, loader_dir, binary, contents)
             if any(contents.has_installed(c) for c in candidates):
@@ -145,16 +148,24 @@ def _rpath_dirs(rpaths: list[str], loader_dir: str) -> list[str]:
     return dirs
 
 
-def _pe_missing(facts: PEFacts, contents: WheelContents) -> list[str]:
-    missing = []
+def _pe_missing(binary: WheelBinary, facts: PEFacts, contents: WheelContents) -> list[str]:
+    if facts.arch not in windows_dlls.known_arches():
+        return []  # no system list for this machine: arch-mismatch reports the binary
+    claims = contents.claims
     # CPython's installer ships the C runtime of its compiler family (MSVCR90.DLL with 2.7,
     # MSVCR100.DLL with 3.3/3.4); which one is the matrix's.
     compilers = matrix().windows_compilers
     families = [compilers[p.windows.compiler]
-                for p in claimed_windows_pythons(contents.claims.interpreters) if p.windows]
-    shipped = {family.runtime.lower() for family in families}
+                for p in claimed_windows_pythons(claims.interpreters) if p.windows]
+    shipped = {family.runtime.lower() for family in families} | windows_dlls.shipped_with_python(
+        (c.interpreter, c.abi, platform)
+        for c in claims.interpreters for platform in sorted(claims.platform_tags)
+        if platform.startswith("win"))
+    importer = posixpath.basename(binary.path)
+    missing = []
     for dll in facts.needed:
-        if (is_provided_by_windows_or_python(dll) or dll.lower() in shipped
+        if (dll.lower() in shipped or windows_dlls.is_system_dll(dll, facts.arch)
+                or windows_dlls.is_ignored_dependency(importer, dll)
                 or contents.has_basename(dll)):
             continue
         if is_vc_runtime(dll) and any(not matches(dll.lower(), f.runtime_dlls) for f in families):
