@@ -102,15 +102,33 @@ def test_the_issue_s_injection_is_refused_by_check_inventory(tmp_path):
 
 
 def test_other_platforms_settings_get_the_control_character_sweep():
-    """A platform reader that checks less (macOS origins end in ``$``) still cannot let a
-    newline through: HostSettings.from_data sweeps every string of every setting."""
+    """A newline in a macOS mirror never reaches a host: refused (by the origin grammar, which
+    matches the whole string, or else by HostSettings.from_data's sweep of every string)."""
     from wheelfleet.errors import InputError
 
-    with pytest.raises(InputError, match="control character"):
+    with pytest.raises(InputError, match="control character|expected an origin"):
         select_for_host("m1", ["macos"], {
             "pythons": ["3.12"], "arches": ["arm64"],
             "artifact_mirrors": {"https://www.python.org": "http://127.0.0.1:8080\n"}},
             "fleet.py")
+
+
+def test_the_sweep_refuses_what_a_lenient_reader_lets_through():
+    """HostSettings.from_data itself: a setting read with no grammar at all still cannot
+    carry a control character (unit: a settings class defined here for the purpose)."""
+    from dataclasses import dataclass
+
+    from wheelfleet.errors import InputError
+    from wheelfleet.matrix.reader import Reader
+    from wheelfleet.settings import HostSettings, setting
+
+    @dataclass(frozen=True)
+    class Lenient(HostSettings):
+        note: object = setting(None, read=lambda r, key: r.raw(key))
+
+    assert Lenient.from_data(Reader({"note": "fine"}, "fleet.py")).note == "fine"
+    with pytest.raises(InputError, match="control character"):
+        Lenient.from_data(Reader({"note": {"k": ["ok", "bad\x1b[31m"]}}, "fleet.py"))
 
 
 def test_credentials_in_urls_are_never_echoed(tmp_path, capsys):

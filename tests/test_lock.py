@@ -10,17 +10,16 @@ for the fleet's artifact mirror: the bytes are a stand-in installer; the lock, i
 from __future__ import annotations
 
 import hashlib
-import http.server
 import shlex
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
 import pytest
 import yaml
+from loopback_mirror import Served, loopback_mirror
 
 from wheelfleet.errors import InputError
 from wheelfleet.lock.needs import PackageSet, locked, tools_key
@@ -35,49 +34,18 @@ PKG_PATH = "/ftp/python/3.9.13/python-3.9.13-macos11.pkg"  # 3.9's installer: un
 PAYLOAD = b"xar!" + bytes(range(256)) * 64  # what the mirror serves as the installer
 
 
-class Mirror:
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.requests: list[str] = []
-        self.origin = ""
-
-
 @pytest.fixture()
-def mirror() -> Iterator[Mirror]:
-    served = Mirror()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            served.requests.append(self.path)
-            body = served.files.get(self.path)
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    served.origin = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+def mirror() -> Iterator[Served]:
+    with loopback_mirror() as served:
         yield served
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
-def mac_data(mirror: Mirror) -> dict:
+def mac_data(mirror: Served) -> dict:
     return {"pythons": ["3.9"], "arches": ["x86_64"],
             "artifact_mirrors": {"https://www.python.org": mirror.origin}}
 
 
-def mac_inventory(tmp_path: Path, mirror: Mirror) -> Path:
+def mac_inventory(tmp_path: Path, mirror: Served) -> Path:
     path = tmp_path / "fleet.py"
     path.write_text(f"macos = ([('m1', {mac_data(mirror)!r})], {{}})\n")
     return path
@@ -92,7 +60,7 @@ def lock(*args: str) -> tuple[int, str, str]:
 
 
 def test_lock_records_the_mirrors_sha256_in_a_fresh_overlay_and_a_rerun_changes_nothing(
-        mirror: Mirror, tmp_path: Path):
+        mirror: Served, tmp_path: Path):
     """Real artifact: the installer's bytes come from a loopback mirror through the host's
     artifact_mirrors rewrite; the overlay written makes the host valid; a rerun is a no-op."""
     inv = mac_inventory(tmp_path, mirror)
@@ -122,7 +90,7 @@ def test_lock_records_the_mirrors_sha256_in_a_fresh_overlay_and_a_rerun_changes_
 
 
 def test_an_existing_overlay_keeps_its_keys_and_its_header(
-        mirror: Mirror, tmp_path: Path):
+        mirror: Served, tmp_path: Path):
     """Real artifact: lock adds its key beside what the fleet already set there."""
     overlay = tmp_path / "overlay.yaml"
     overlay.write_text("# our fleet's overlay\n"
@@ -141,7 +109,7 @@ def test_an_existing_overlay_keeps_its_keys_and_its_header(
 
 
 def test_a_mirror_file_corrupted_after_the_lock_fails_the_verified_download(
-        mirror: Mirror, tmp_path: Path):
+        mirror: Served, tmp_path: Path):
     """Real artifact: the locked hash is what fetch-verified (the Mac's download) enforces."""
     mirror.files[PKG_PATH] = PAYLOAD
     overlay = tmp_path / "overlay.yaml"
@@ -159,7 +127,7 @@ def test_a_mirror_file_corrupted_after_the_lock_fails_the_verified_download(
 
 
 def test_what_cannot_be_fetched_is_one_line_naming_its_key_and_stays_unlocked(
-        mirror: Mirror, tmp_path: Path):
+        mirror: Served, tmp_path: Path):
     """Real artifact: a mirror that lacks the file (404) leaves the artifact unlocked."""
     overlay = tmp_path / "overlay.yaml"
     status, out, err = lock(str(mac_inventory(tmp_path, mirror)), "--overlay",

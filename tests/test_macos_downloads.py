@@ -8,14 +8,13 @@ in for an installer — what is proven is that only bytes with the pinned hash e
 from __future__ import annotations
 
 import hashlib
-import http.server
 import subprocess
-import threading
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
 import pytest
+from loopback_mirror import Served, loopback_mirror
 
 from wheelfleet.platforms.macos import pkg_installs
 from wheelfleet.selection import select_for_host
@@ -25,41 +24,10 @@ PKG_PATH = "/ftp/python/3.12.10/python-3.12.10-macos11.pkg"
 PAYLOAD = b"xar!" + bytes(range(256)) * 64  # what the mirror serves as the installer
 
 
-class Served:
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.requests: list[str] = []
-        self.origin = ""
-
-
 @pytest.fixture()
 def mirror() -> Iterator[Served]:
-    served = Served()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            served.requests.append(self.path)
-            body = served.files.get(self.path)
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    served.origin = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with loopback_mirror() as served:
         yield served
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def fetch(url: str, sha256: str, dest: Path) -> subprocess.CompletedProcess:

@@ -233,3 +233,31 @@ class HostSettings:
             for found in strings_in(value):
                 control_free(r, key, found)
         return cls(**values)
+
+
+ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?")
+
+
+def origin_map(r: Reader, key: str) -> dict[str, str]:
+    """``{"https://www.python.org": "http://mirror.internal:8080"}``: origins, no paths."""
+    found = r.str_map(key)
+    for name, target in found.items():
+        for what in (name, target):
+            if not ORIGIN.fullmatch(what):
+                raise r.child(key).fail(name, f"expected an origin like "
+                                        f"https://host[:port] (no path), got {what!r}")
+    return found
+
+
+@dataclass(frozen=True)
+class MirroredHostSettings(HostSettings):
+    """A host that downloads installers and sources, through the fleet's artifact mirrors:
+    the origin of each matrix URL is rewritten, the sha256 stays the matrix's."""
+
+    artifact_mirrors: dict[str, str] = setting(read=origin_map, factory=dict)
+
+    def via_mirror(self, url: str) -> str:
+        for origin, mirror in self.artifact_mirrors.items():
+            if url == origin or url.startswith(origin + "/"):
+                return mirror + url[len(origin):]
+        return url

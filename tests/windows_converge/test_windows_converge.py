@@ -20,18 +20,18 @@ judged by wheelcheck.
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
 import json
 import shutil
 import subprocess
 import sys
-import threading
 import zipfile
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from loopback_mirror import Served, loopback_mirror
 from peer_fixture import CertificateAuthority, Peer, make_credentials
 
 from wheelfleet.health.windows_plan import python_dll
@@ -43,35 +43,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "wheelfleet"
 STAND_INS = Path(__file__).with_name("standins.py")
 ARTIFACTS = "https://artifacts.example"  # the fleet's own mirror origin in the overlay
-
-
-class Mirror:
-    """An HTTP artifact mirror on 127.0.0.1 serving fixed bytes by path."""
-
-    def __init__(self, files: dict[str, bytes]):
-        self.files = files
-        mirror = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                body = mirror.files.get(self.path)
-                self.send_response(200 if body is not None else 404)
-                self.send_header("Content-Length", str(len(body or b"")))
-                self.end_headers()
-                self.wfile.write(body or b"")
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def origin(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
 
 
 def nupkg(interpreter: str, answer: dict[str, object]) -> bytes:
@@ -192,10 +163,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]
     base = tmp_path_factory.mktemp("windows-converge")
     credentials = make_credentials(base)
     ca = CertificateAuthority(base / "pki", "wheelfleet-test-ca")
-    good = Mirror(dict(FILES))
-    corrupted = dict(FILES)
-    corrupted["/msvc/VCForPython27.msi"] = b"stand-in: VCForPython27.msi, damaged"
-    bad = Mirror(corrupted)
+    mirrors = ExitStack()
+    good = mirrors.enter_context(loopback_mirror())
+    good.files.update(FILES)
+    bad = mirrors.enter_context(loopback_mirror())
+    bad.files.update(FILES)
+    bad.files["/msvc/VCForPython27.msi"] = b"stand-in: VCForPython27.msi, damaged"
     peers: dict[str, Peer] = {}
     scenarios = {"good": {"exit_codes": {"vs_buildtools.exe": [1618, 3010]}},
                  "noreboot": {"exit_codes": {"vs_buildtools.exe": [3010]}},
@@ -214,19 +187,18 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]
            "peers": peers, "password": password}
     for peer in peers.values():
         peer.stop()
-    good.close()
-    bad.close()
+    mirrors.close()
 
 
 def inventory(lab: dict[str, object], path: Path) -> Path:
     peers: dict[str, Peer] = lab["peers"]  # type: ignore[assignment]
     ca: CertificateAuthority = lab["ca"]  # type: ignore[assignment]
-    good: Mirror = lab["good"]  # type: ignore[assignment]
-    bad: Mirror = lab["bad"]  # type: ignore[assignment]
+    good: Served = lab["good"]  # type: ignore[assignment]
+    bad: Served = lab["bad"]  # type: ignore[assignment]
     locked = overlay(path.parent / "lock.yaml")
     unlocked = overlay(path.parent / "lock-no-vs.yaml", lock_vs=False)
 
-    def mirrors(mirror: Mirror) -> dict[str, str]:
+    def mirrors(mirror: Served) -> dict[str, str]:
         return {"https://www.python.org": mirror.origin, "https://aka.ms": mirror.origin,
                 ARTIFACTS: mirror.origin}
 

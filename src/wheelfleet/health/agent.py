@@ -800,23 +800,33 @@ def wheel_tags(name: str) -> tuple[set, set, set]:
     return set(parts[-3].split(".")), set(parts[-2].split(".")), set(parts[-1].split("."))
 
 
-def validate_repaired(wheel_dir: str, wheel_tag: str) -> tuple[dict, str | None]:
-    """The repaired wheel and what it bundles, and the problem (one line) when it is not
-    exactly one readable wheel carrying the plan's tag (e.g. ``cp312-cp312-macosx_11_0_arm64``)."""
+def read_repaired(wheel_dir: str, bundled) -> tuple[str, dict, str | None]:
+    """The one repaired wheel in *wheel_dir*: its name, ``{"wheel", "bundled_libs"}`` (the
+    members *bundled* accepts) and the problem (one line) when there is not exactly one
+    readable wheel.  Shared by the macOS and the Windows host modes."""
     try:
         wheels = sorted(n for n in os.listdir(wheel_dir) if n.endswith(".whl"))
     except OSError as err:
-        return {}, f"no repaired wheel: {err.strerror or err}"
+        return "", {}, f"no repaired wheel: {err.strerror or err}"
     if len(wheels) != 1:
-        return {}, f"expected one repaired wheel, found {len(wheels)}"
+        return "", {}, f"expected one repaired wheel, found {len(wheels)}"
     name = wheels[0]
     try:
         with zipfile.ZipFile(os.path.join(wheel_dir, name)) as archive:
             names = archive.namelist()
     except (OSError, zipfile.BadZipFile) as err:
-        return {"wheel": name, "bundled_libs": []}, f"repaired wheel {name} is unreadable: {err}"
-    info = {"wheel": name,
-            "bundled_libs": [n for n in names if ".dylibs/" in n and not n.endswith("/")]}
+        return name, {"wheel": name, "bundled_libs": []}, (f"repaired wheel {name} is "
+                                                           f"unreadable: {err}")
+    return name, {"wheel": name, "bundled_libs": [n for n in names if bundled(n)]}, None
+
+
+def validate_repaired(wheel_dir: str, wheel_tag: str) -> tuple[dict, str | None]:
+    """The repaired wheel and what it bundles, and the problem (one line) when it is not
+    exactly one readable wheel carrying the plan's tag (e.g. ``cp312-cp312-macosx_11_0_arm64``)."""
+    name, info, problem = read_repaired(
+        wheel_dir, lambda member: ".dylibs/" in member and not member.endswith("/"))
+    if problem:
+        return info, problem
     want_py, want_abi, want_plat = wheel_tag.split("-")
     pys, abis, plats = wheel_tags(name)
     if want_plat not in plats:

@@ -26,7 +26,6 @@ import platform
 import re
 import shutil
 import time
-import zipfile
 
 # Windows' own names for a process's arch -> the matrix's arch names.
 PROCESSOR_ARCH = {"AMD64": "x64", "ARM64": "arm64", "X86": "x86"}
@@ -298,19 +297,10 @@ def install_commands(check: dict, wheel: str, out_dir: str) -> list:
 def validate_repaired(core, wheel_dir: str, check: dict) -> tuple:
     """The repaired wheel and the DLLs it bundles, and the problem (one line) when it is not
     one readable wheel with the plan's tag that bundles the check's libcrypto DLL."""
-    try:
-        wheels = sorted(n for n in os.listdir(wheel_dir) if n.endswith(".whl"))
-    except OSError as err:
-        return {}, f"no repaired wheel: {err.strerror or err}"
-    if len(wheels) != 1:
-        return {}, f"expected one repaired wheel, found {len(wheels)}"
-    name = wheels[0]
-    try:
-        with zipfile.ZipFile(os.path.join(wheel_dir, name)) as archive:
-            names = archive.namelist()
-    except (OSError, zipfile.BadZipFile) as err:
-        return {"wheel": name, "bundled_libs": []}, f"repaired wheel {name} is unreadable: {err}"
-    info = {"wheel": name, "bundled_libs": [n for n in names if n.lower().endswith(".dll")]}
+    name, info, problem = core.read_repaired(
+        wheel_dir, lambda member: member.lower().endswith(".dll"))
+    if problem:
+        return info, problem
     want_py, want_abi, want_plat = check["wheel_tag"].split("-")
     pys, abis, plats = core.wheel_tags(name)
     if want_plat not in plats or want_abi not in abis or want_py not in pys:

@@ -3,12 +3,11 @@ OpenSSL, and the canary built, repaired with delocate and imported under each ar
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from wheelfleet.platforms.base import Platform
-from wheelfleet.settings import HostSettings, setting, text
+from wheelfleet.settings import MirroredHostSettings, setting, text
 
 if TYPE_CHECKING:
     from wheelfleet.matrix import Matrix, Python
@@ -16,38 +15,18 @@ if TYPE_CHECKING:
     from wheelfleet.report.schema import Check
     from wheelfleet.selection import Selection
 
-ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
 CACHE_DIR = "/Library/Caches/wheelfleet"
 # What the host-mode agent asks its node once before any check (arch, compiler, delocate).
 HOST_PROBE_SECONDS = 130
 
 
-def origin_map(r: Reader, key: str) -> dict[str, str]:
-    """``{"https://www.python.org": "http://mirror.internal:8080"}``: origins, no paths."""
-    found = r.str_map(key)
-    for name, target in found.items():
-        for what in (name, target):
-            if not ORIGIN.match(what):
-                raise r.child(key).fail(name, f"expected an origin like "
-                                        f"https://host[:port] (no path), got {what!r}")
-    return found
-
-
 @dataclass(frozen=True)
-class MacosSettings(HostSettings):
-    # Downloads (installers, source tarballs) fetched through the fleet's mirror: the origin
-    # of each matrix URL is rewritten, the sha256 stays the matrix's.
-    artifact_mirrors: dict[str, str] = setting(read=origin_map, factory=dict)
+class MacosSettings(MirroredHostSettings):
     cache_dir: str = setting(CACHE_DIR, read=text)  # downloads, verified before use
     pyenv_root: str = setting("/opt/wheelfleet/pyenv", read=text)  # the wide-unicode 2.7
     openssl_root: str = setting("/opt/wheelfleet/openssl", read=text)  # <version>-<sha>/, current
     openssl_version: str | None = setting(read=text)  # must match the matrix's when set
 
-    def via_mirror(self, url: str) -> str:
-        for origin, mirror in self.artifact_mirrors.items():
-            if url == origin or url.startswith(origin + "/"):
-                return mirror + url[len(origin):]
-        return url
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from wheelfleet.platforms.base import Platform
-from wheelfleet.platforms.macos import origin_map
-from wheelfleet.settings import HostSettings, flag, positive_int, setting
+from wheelfleet.settings import MirroredHostSettings, flag, positive_int, setting
 
 if TYPE_CHECKING:
     from wheelfleet.matrix import Matrix, Python
@@ -66,10 +65,8 @@ def nuget_feed(r: Reader, key: str) -> str:
 
 
 @dataclass(frozen=True)
-class WindowsSettings(HostSettings):
-    # Downloads fetched through the fleet's mirror: the origin of each matrix URL is rewritten,
-    # the sha256 stays the matrix's (VCForPython27.msi exists only on such a mirror).
-    artifact_mirrors: dict[str, str] = setting(read=origin_map, factory=dict)
+class WindowsSettings(MirroredHostSettings):
+    # VCForPython27.msi exists only on the fleet's artifact mirror (artifact_mirrors).
     nuget_feed: str | None = setting(read=nuget_feed)  # NuGet v3 flat container (nuget Pythons)
     install_root: str = setting(INSTALL_ROOT, read=windows_path)  # pythons\, cache\, msvc.json
     allow_reboot: bool = setting(True, read=flag)  # an installer's 3010 reboots the host
@@ -82,11 +79,6 @@ class WindowsSettings(HostSettings):
     def cache_dir(self) -> str:
         return f"{self.install_root}\\cache"
 
-    def via_mirror(self, url: str) -> str:
-        for origin, mirror in self.artifact_mirrors.items():
-            if url == origin or url.startswith(origin + "/"):
-                return mirror + url[len(origin):]
-        return url
 
 
 @dataclass(frozen=True)
