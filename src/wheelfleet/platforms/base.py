@@ -18,6 +18,7 @@ from wheelfleet.health.records import host_level
 from wheelfleet.settings import HostSettings
 
 if TYPE_CHECKING:
+    from wheelfleet.lock.needs import Artifact, PackageSet
     from wheelfleet.matrix import Python
     from wheelfleet.matrix.reader import Reader
     from wheelfleet.report.schema import Check
@@ -69,6 +70,19 @@ class Platform:
         return host_level(self.planned_cells(sel), sel.host, status="not-run",
                           cause=f"{self.name} health checks are not yet supported by "
                           "wheelfleet"), {}
+
+    # What `wheelfleet lock` must lock for a host (wheelfleet.lock.needs asks its platform).
+    def canary_pythons(self, sel: Selection) -> list[Python]:
+        """The Pythons whose canary the host builds (their build requirements are locked)."""
+        return []
+
+    def package_sets(self, sel: Selection) -> list[PackageSet]:
+        """Python packages the host installs with pip, each with its (Python, platform) targets."""
+        return []
+
+    def artifacts(self, sel: Selection) -> list[Artifact]:
+        """Files the host's roles fetch by URL, each with the matrix key of its sha256."""
+        return []
 
     def owns_kernel(self, kernel: str) -> bool:
         return kernel.startswith(self.kernels) if self.kernels else False

@@ -25,7 +25,8 @@ from wheelfleet.settings import (
 )
 
 if TYPE_CHECKING:
-    from wheelfleet.matrix import Image
+    from wheelfleet.lock.needs import PackageSet
+    from wheelfleet.matrix import Image, Python
     from wheelfleet.matrix.reader import Reader
     from wheelfleet.report.schema import Check
     from wheelfleet.selection import Selection
@@ -36,6 +37,12 @@ BASE_PACKAGES = ("build-essential", "python3-dev", "python3-venv", "python3-pip"
 # What containers.conf accepts for these engine keys (containers.conf(5)).
 CGROUP_MANAGERS = ("systemd", "cgroupfs")
 EVENTS_LOGGERS = ("file", "journald", "none")
+
+
+# The python3 a Linux builder may run (Debian 12-13, Ubuntu 22.04/24.04, EL 10, Fedora): the
+# repair tools' venv is made with it, and the controller cannot know which before connecting,
+# so the tools are locked for each.  Not 3.9 (Debian 11, EL 9): auditwheel 6.8 needs 3.10.
+HOST_PYTHONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,33 @@ class Linux(Platform):
         budget = settings.health_timeout * max(1, len(sel.images) * 4)
         checks, tools = agent_checks(host, self.planned_cells(sel), budget)
         return checks, {**engine_version(host, settings.container_engine), **tools}
+
+    def canary_pythons(self, sel: Selection) -> list[Python]:
+        # A Linux node checks a Python only inside a selected image that carries it.
+        return [py for py in sel.pythons
+                if any(t in i.pythons for i in sel.images
+                       for t in (py.linux.abi_tags if py.linux else ()))]
+
+    def package_sets(self, sel: Selection) -> list[PackageSet]:
+        from wheelfleet.lock.needs import (
+            PackageSet,
+            canary_key,
+            canary_requirements,
+            target,
+            tool_requirements,
+            tools_key,
+        )
+
+        m = sel.matrix
+        sets = [PackageSet(tools_key(self.name), tool_requirements(m, self.name),
+                           {target(v, f"manylinux_2_17_{a}") for v in HOST_PYTHONS
+                            for a in sel.arches})]
+        for py in self.canary_pythons(sel):
+            tags = py.linux.abi_tags if py.linux else ()
+            arches = {i.arch for i in sel.images if any(t in i.pythons for t in tags)}
+            sets.append(PackageSet(canary_key(py.id), canary_requirements(m, py.id),
+                                   {target(py.minor, f"manylinux_2_17_{a}") for a in arches}))
+        return sets
 
     @staticmethod
     def _images(r: Reader, sel: Selection) -> list[Image]:

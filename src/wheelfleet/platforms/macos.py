@@ -10,12 +10,15 @@ from wheelfleet.platforms.base import Platform
 from wheelfleet.settings import MirroredHostSettings, setting, text
 
 if TYPE_CHECKING:
+    from wheelfleet.lock.needs import Artifact, PackageSet
     from wheelfleet.matrix import Matrix, Python
     from wheelfleet.matrix.reader import Reader
     from wheelfleet.report.schema import Check
     from wheelfleet.selection import Selection
 
 CACHE_DIR = "/Library/Caches/wheelfleet"
+CLT_PYTHON = "3.9"  # the Command Line Tools' python3, used when no python.org one fits
+LOCK_PLATFORMS = ("macosx_11_0_arm64", "macosx_11_0_x86_64")  # pip adds the older tags
 # What the host-mode agent asks its node once before any check (arch, compiler, delocate).
 HOST_PROBE_SECONDS = 130
 
@@ -152,6 +155,49 @@ class Macos(Platform):
         batches = -(-len(cells) // sel.settings.health_parallel)
         budget = sel.settings.health_timeout * max(1, batches) + HOST_PROBE_SECONDS
         return agent_checks(host, cells, budget)
+
+    def canary_pythons(self, sel: Selection) -> list[Python]:
+        return list(sel.pythons)  # a Mac checks every selected Python on itself
+
+    def package_sets(self, sel: Selection) -> list[PackageSet]:
+        from wheelfleet.lock.needs import (
+            TOOLS_PYTHON_MIN,
+            PackageSet,
+            canary_key,
+            canary_requirements,
+            minor_of,
+            target,
+            tool_requirements,
+            tools_key,
+        )
+
+        m = sel.matrix
+        fit = [p.version for p in pkg_installs(sel)
+               if p.choice is None and minor_of(p.version) >= TOOLS_PYTHON_MIN]
+        tools_python = ".".join(max(fit, key=minor_of).split(".")[:2]) if fit else CLT_PYTHON
+        sets = [PackageSet(tools_key(self.name), tool_requirements(m, self.name),
+                           {target(tools_python, p) for p in LOCK_PLATFORMS})]
+        for py in self.canary_pythons(sel):
+            sets.append(PackageSet(canary_key(py.id), canary_requirements(m, py.id),
+                                   {target(py.minor, p) for p in LOCK_PLATFORMS}))
+        return sets
+
+    def artifacts(self, sel: Selection) -> list[Artifact]:
+        from wheelfleet.lock.needs import Artifact
+
+        settings = sel.settings
+        assert isinstance(settings, MacosSettings)
+        found = [Artifact(("pythons", pkg.python, "macos", "sha256"), pkg.url, pkg.sha256)
+                 for pkg in pkg_installs(sel)]
+        builds = source_builds(sel.matrix, settings)
+        if wants_ucs4(sel):
+            found.append(Artifact(("macos", "pyenv", "sha256"), builds["pyenv"].url,
+                                  builds["pyenv"].sha256))
+            found.append(Artifact(("macos", "pyenv_ucs4", "source_sha256"),
+                                  builds["python27"].url, builds["python27"].sha256))
+        found.append(Artifact(("macos", "openssl", "sha256"), builds["openssl"].url,
+                              builds["openssl"].sha256))
+        return found
 
     def complete(self, r: Reader, sel: Selection) -> None:
         """Refuse, before anything connects, what the roles would refuse on the host."""

@@ -13,6 +13,7 @@ from wheelfleet.platforms.base import Platform
 from wheelfleet.settings import MirroredHostSettings, flag, positive_int, setting
 
 if TYPE_CHECKING:
+    from wheelfleet.lock.needs import Artifact, PackageSet
     from wheelfleet.matrix import Matrix, Python
     from wheelfleet.matrix.reader import Reader
     from wheelfleet.report.schema import Check
@@ -226,6 +227,17 @@ def msvc_record(sel: Selection) -> str:
     return json.dumps(record, indent=2, sort_keys=True) + "\n"
 
 
+def _health_checks(sel: Selection) -> dict[str, set[str]]:
+    """Python id -> the wheel platforms (``win_amd64``) its checks build for: exactly the
+    checks of the host's health plan (a Python x arch the host installs)."""
+    from wheelfleet.health.windows_plan import build_plan
+
+    checks: dict[str, set[str]] = {}
+    for check in build_plan(sel)["checks"]:
+        checks.setdefault(check["python"], set()).add(check["plat"])
+    return checks
+
+
 class Windows(Platform):
     name = "windows"
     settings_type = WindowsSettings
@@ -256,6 +268,71 @@ class Windows(Platform):
         # Checks run on the host, health_parallel at a time, after one node probe.
         batches = -(-len(self.planned_cells(sel)) // sel.settings.health_parallel)
         return collect(host, sel, sel.settings.health_timeout * max(1, batches) + 130)
+
+    def canary_pythons(self, sel: Selection) -> list[Python]:
+        checks = _health_checks(sel)
+        return [py for py in sel.pythons if py.id in checks]
+
+    def package_sets(self, sel: Selection) -> list[PackageSet]:
+        from wheelfleet.lock.needs import (
+            TOOLS_PYTHON_MIN,
+            PackageSet,
+            canary_key,
+            canary_requirements,
+            minor_of,
+            target,
+            tool_requirements,
+            tools_key,
+        )
+
+        m = sel.matrix
+        fit = [py.minor for py in sel.pythons
+               if not py.free_threaded and not py.pre_release and py.windows
+               and minor_of(py.minor) >= TOOLS_PYTHON_MIN]
+        wheel_tags = m.platform_arches[self.name]
+        # delvewheel runs on the newest selected Python
+        sets = [PackageSet(tools_key(self.name), tool_requirements(m, self.name),
+                           {target(max(fit, key=minor_of), wheel_tags[a]) for a in sel.arches})
+                ] if fit else []
+        # Each checked Python's canary pins, for the platforms its checks build (the host's
+        # wheelhouse downloads them with --python-version and --platform).
+        checks = _health_checks(sel)
+        for py in self.canary_pythons(sel):
+            sets.append(PackageSet(canary_key(py.id), canary_requirements(m, py.id),
+                                   {target(py.minor, plat) for plat in checks[py.id]}))
+        return sets
+
+    def artifacts(self, sel: Selection) -> list[Artifact]:
+        """Compiler installers, Python installers and packages, the health check's OpenSSL."""
+        from wheelfleet.health.windows_plan import openssl_archive
+        from wheelfleet.lock.needs import Artifact
+
+        settings = sel.settings
+        assert isinstance(settings, WindowsSettings)
+        found = []
+        families = msvc_needs(sel).families
+        for fam in families:
+            install = compiler_install(sel.matrix, settings, fam)
+            found.append(Artifact(("windows_compilers", fam, "install", "sha256"),
+                                  str(install["url"]) if install.get("url") else None,
+                                  str(install["sha256"]) if install.get("sha256") else None,
+                                  url_key=f"windows_compilers.{fam}.install.url"))
+        nuget = dict(sel.matrix.windows_sources.get("nuget") or {})  # type: ignore[call-overload]
+        for inst in python_installs(sel):
+            # Without a NuGet feed there is no URL: name the file it would be (the lock's key).
+            package = f"{nuget.get(inst.arch, '')}{'-freethreaded' if inst.free_threaded else ''}"
+            name = inst.cache_name or f"{package.lower()}.{inst.version}.nupkg"
+            found.append(Artifact(("windows_sources", "sha256", name), inst.url, inst.sha256,
+                                  url_key="nuget_feed (host data)" if inst.kind == "nuget"
+                                  else "artifact_mirrors (host data)"))
+        for fam in families:
+            for arch in sel.arches:
+                archive = openssl_archive(sel.matrix, settings, fam, arch)
+                if archive is not None:
+                    found.append(Artifact(("windows_openssl", "builds", fam, "sha256", arch),
+                                          archive.url, archive.sha256,
+                                          url_key="artifact_mirrors (host data: one mirror)"))
+        return found
 
     def complete(self, r: Reader, sel: Selection) -> None:
         """A lock that is not a sha256 is refused before anything connects (an unlocked one
