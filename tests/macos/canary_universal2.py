@@ -13,25 +13,19 @@ extension modules are): its ``-bundle`` crashes in zig 0.17.  No Mac loads the r
 
 from __future__ import annotations
 
-import base64
-import csv
-import hashlib
-import io
 import shutil
 import sys
 import sysconfig
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from canary_wheel import pack_canary_wheel
 from macos_builders import LIPO, BuildError, run, zig_cc
 
 import wheelfleet.canary
 
 CANARY_SOURCE = Path(wheelfleet.canary.__file__).parent / "project" / "src" / "canary.c"
 MODULE = "wheelfleet_canary"
-DIST = "wheelfleet_canary"
-VERSION = "1.0.0"
 PYTHON_TAG = f"cp{sys.version_info.major}{sys.version_info.minor}"
 SUFFIX = f".cpython-{sys.version_info.major}{sys.version_info.minor}-darwin.so"
 COMPILE_TIMEOUT = 300
@@ -97,30 +91,9 @@ def build_module(build: CanaryBuild, libcrypto: Path, openssl_include: Path,
 
 def pack_wheel(module: Path, platform_tag: str, outdir: Path) -> Path:
     """A wheel holding ``module`` as ``wheelfleet_canary<suffix>``, tagged cpXY-cpXY-<platform>."""
-    tag = f"{PYTHON_TAG}-{PYTHON_TAG}-{platform_tag}"
-    dist_info = f"{DIST}-{VERSION}.dist-info"
-    files = {
-        f"{MODULE}{SUFFIX}": module.read_bytes(),
-        f"{dist_info}/METADATA": (f"Metadata-Version: 2.1\nName: wheelfleet-canary\n"
-                                  f"Version: {VERSION}\n").encode(),
-        f"{dist_info}/WHEEL": (f"Wheel-Version: 1.0\nGenerator: wheelfleet-tests\n"
-                               f"Root-Is-Purelib: false\nTag: {tag}\n").encode(),
-    }
-    record = io.StringIO()
-    writer = csv.writer(record, lineterminator="\n")
-    for name, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        writer.writerow([name, f"sha256={digest}", len(data)])
-    writer.writerow([f"{dist_info}/RECORD", "", ""])
-    files[f"{dist_info}/RECORD"] = record.getvalue().encode()
-    outdir.mkdir(parents=True, exist_ok=True)
-    wheel = outdir / f"{DIST}-{VERSION}-{tag}.whl"
-    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in files.items():
-            info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
-            info.external_attr = 0o755 << 16 if name.endswith(".so") else 0o644 << 16
-            zf.writestr(info, data, zipfile.ZIP_DEFLATED)
-    return wheel
+    return pack_canary_wheel(f"{MODULE}{SUFFIX}", module.read_bytes(),
+                             f"{PYTHON_TAG}-{PYTHON_TAG}-{platform_tag}", outdir,
+                             executable=True)
 
 
 def canary_wheel(build: CanaryBuild, libcrypto: Path, openssl_include: Path,

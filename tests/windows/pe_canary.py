@@ -21,21 +21,17 @@ there is no Windows here.
 
 from __future__ import annotations
 
-import base64
-import csv
-import hashlib
-import io
 import re
 import shutil
 import subprocess
 import sys
 import tarfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "macos"))
 
+from canary_wheel import pack_canary_wheel
 from macos_builders import BuildError, openssl_source, sha256_file  # noqa: E402
 
 import wheelfleet.canary  # noqa: E402
@@ -272,24 +268,4 @@ def pack_wheel(module: Path, tag: str, outdir: Path) -> Path:
     """A wheel holding ``module`` under its extension name, tagged ``tag`` (cpXY-ABI-PLAT)."""
     python_tag, _, plat = tag.split("-")
     arch = next(a for a, spec in ARCHES.items() if spec.platform == plat)
-    dist_info = "wheelfleet_canary-1.0.0.dist-info"
-    files = {
-        extension_name(python_tag, arch): module.read_bytes(),
-        f"{dist_info}/METADATA": b"Metadata-Version: 2.1\nName: wheelfleet-canary\n"
-                                 b"Version: 1.0.0\n",
-        f"{dist_info}/WHEEL": (f"Wheel-Version: 1.0\nGenerator: wheelfleet-tests\n"
-                               f"Root-Is-Purelib: false\nTag: {tag}\n").encode(),
-    }
-    record = io.StringIO()
-    writer = csv.writer(record, lineterminator="\n")
-    for name, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        writer.writerow([name, f"sha256={digest}", len(data)])
-    writer.writerow([f"{dist_info}/RECORD", "", ""])
-    files[f"{dist_info}/RECORD"] = record.getvalue().encode()
-    outdir.mkdir(parents=True, exist_ok=True)
-    wheel = outdir / f"wheelfleet_canary-1.0.0-{tag}.whl"
-    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in files.items():
-            archive.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), data)
-    return wheel
+    return pack_canary_wheel(extension_name(python_tag, arch), module.read_bytes(), tag, outdir)
