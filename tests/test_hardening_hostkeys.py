@@ -326,10 +326,10 @@ def test_onboard_cli_checks_the_fingerprint_s_form(tmp_path):
 
 def test_ssh_target_reads_the_inventory_s_connection(tmp_path):
     path = write_inventory(tmp_path / "fleet.py", [("b1", {
-        "ssh_hostname": "10.0.0.5", "ssh_port": 2222, "ssh_known_hosts_file": "~/kh"})])
+        "ssh_hostname": "127.0.0.5", "ssh_port": 2222, "ssh_known_hosts_file": "~/kh"})])
     t = ssh_target(path, "b1")
     assert t is not None
-    assert (t.address, t.port, t.known_hosts) == ("10.0.0.5", 2222, Path.home() / "kh")
+    assert (t.address, t.port, t.known_hosts) == ("127.0.0.5", 2222, Path.home() / "kh")
 
 
 # --- the lab's key files ------------------------------------------------------------------------

@@ -153,9 +153,12 @@ set -- $args
 echo ===wheelfleet-environment===
 env
 """
+# The Windows 11 SDK the stand-in reports: SDK versions are 10.0.<build>.0.
+SDK_BUILD = 22621
+SDK_VERSION = f"10.0.{SDK_BUILD}.0"
 VCVARSALL = """\
 echo "$@" >> "$(dirname "$0")/vcvarsall.log"
-export VCToolsVersion=14.44.35207 WindowsSDKVersion='10.0.22621.0\\'
+export VCToolsVersion=14.44.35207 WindowsSDKVersion='""" + SDK_VERSION + """\\'
 """
 # delvewheel stand-in: copies the wheel into -w and adds the libcrypto DLL it would bundle.
 DELVEWHEEL = """\
@@ -203,7 +206,7 @@ def test_a_check_runs_every_step_with_stand_ins_for_the_windows_tools(tmp_path, 
     assert record["status"] == "passed", record
     assert record["answer"] == expected_digest()
     assert record["versions"]["msvc"] == "14.44.35207"
-    assert record["versions"]["windows_sdk"] == "10.0.22621.0"
+    assert record["versions"]["windows_sdk"] == SDK_VERSION
     assert record["bundled_libs"] == [
         "wheelfleet_canary-1.0.0.data/platlib/libcrypto-3-x64-0123.dll"]
     # sourced by the cmd stand-in: its $0 is the stand-in, so the log lands beside it
