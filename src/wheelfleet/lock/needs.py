@@ -23,7 +23,9 @@ from wheelfleet.lock.records import Unlocked, locked_hashes
 from wheelfleet.platforms import platform
 
 if TYPE_CHECKING:
-    from wheelfleet.matrix import Matrix
+    from collections.abc import Iterable
+
+    from wheelfleet.matrix import Matrix, Python
     from wheelfleet.selection import Selection
 
 TOOLS_PYTHON_MIN = (3, 9)  # the pinned tools' oldest Python (delocate, delvewheel, auditwheel)
@@ -73,6 +75,18 @@ def canary_requirements(matrix: Matrix, python_id: str) -> list[str]:
 
 def target(python: str, platform: str) -> str:
     return f"{python} {platform}"
+
+
+def tools_set(matrix: Matrix, platform: str, targets: Iterable[tuple[str, str]]) -> PackageSet:
+    """A platform's pinned repair tools, for (python, wheel platform) targets."""
+    return PackageSet(tools_key(platform), tool_requirements(matrix, platform),
+                      {target(py, plat) for py, plat in targets})
+
+
+def canary_set(matrix: Matrix, python: Python, platforms: Iterable[str]) -> PackageSet:
+    """One Python's canary build requirements, for the wheel platforms its checks build."""
+    return PackageSet(canary_key(python.id), canary_requirements(matrix, python.id),
+                      {target(python.minor, plat) for plat in platforms})
 
 
 def matrix_files(matrix: Matrix) -> str:

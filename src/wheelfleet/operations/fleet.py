@@ -6,6 +6,13 @@ from pyinfra import logger
 from pyinfra.api import FunctionCommand, operation
 
 
+def unlocked(what: str, url: str | None, key: str | None = None) -> str:
+    """The one line refusing a download whose matrix entry has no sha256 (any platform)."""
+    where = f" ({key})" if key else ""
+    return (f"{what} ({url}) has no sha256 in the matrix{where}: refusing to download it "
+            f"unverified; lock it in the fleet's matrix overlay")
+
+
 def _refuse(state: object, host: object, reason: str) -> bool:
     # Log through the host so the line carries the host's name in pyinfra's output.
     host.log_styled(reason, fg="red", log_func=logger.error)  # type: ignore[attr-defined]

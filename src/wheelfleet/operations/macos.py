@@ -25,16 +25,10 @@ from wheelfleet.facts.macos import (
     PyenvVersion,
     RosettaReady,
 )
-from wheelfleet.operations.fleet import refuse
+from wheelfleet.operations.fleet import refuse, unlocked
 
 FETCH = "/usr/local/libexec/wheelfleet/fetch-verified"
 SYSTEM_CA = "/etc/ssl/cert.pem"  # macOS's own CA bundle, kept current by the OS
-
-
-def _unlocked(what: str, url: str, key: str | None = None) -> str:
-    where = f" ({key})" if key else ""
-    return (f"{what} ({url}) has no sha256 in the matrix{where}: refusing to download it "
-            f"unverified; lock it in the fleet's matrix overlay")
 
 
 # A refusal fails this host when the operation runs, never the whole fleet's run: raising
@@ -61,7 +55,7 @@ def verified_download(url: str, sha256: str | None, dest: str, timeout: int = 18
                           sha256="8373e58d…", dest="/Library/Caches/wheelfleet/python-….pkg")
     """
     if not sha256:
-        yield from _fail_host(reason=_unlocked(dest.rpartition("/")[2], url))
+        yield from _fail_host(reason=unlocked(dest.rpartition("/")[2], url))
         return
     if host.get_fact(FileSha256, path=dest) == sha256:
         host.noop(f"{dest} is cached with the pinned sha256")
@@ -112,7 +106,7 @@ def python_pkg(version: str, url: str, sha256: str | None, receipt: str, interpr
         return
     if not installed:
         if not sha256:
-            yield from _fail_host(reason=_unlocked(f"Python {version} installer", url))
+            yield from _fail_host(reason=unlocked(f"Python {version} installer", url))
             return
         pkg = f"{cache_dir}/{url.rstrip('/').rpartition('/')[2]}"
         yield from verified_download._inner(url=url, sha256=sha256, dest=pkg)
@@ -185,7 +179,7 @@ def pyenv_python_ucs4(root: str, pyenv_version: str, pyenv_url: str,
             (f"Python {version} source", source_url, source_sha256,
              "macos.pyenv_ucs4.source_sha256")):
         if not pin:
-            yield from _fail_host(reason=_unlocked(what, url, key))
+            yield from _fail_host(reason=unlocked(what, url, key))
             return
     if host.get_fact(PyenvVersion, root=root) != pyenv_version:
         tarball = f"{cache_dir}/pyenv-{pyenv_version}.tar.gz"
@@ -336,7 +330,7 @@ def universal_openssl(root: str, version: str, url: str, sha256: str | None,
         host.noop(f"universal OpenSSL {version} is built and verified in {root}/current")
         return
     if not sha256:
-        yield from _fail_host(reason=_unlocked(f"OpenSSL {version} source", url))
+        yield from _fail_host(reason=unlocked(f"OpenSSL {version} source", url))
         return
     tarball = f"{cache_dir}/{url.rstrip('/').rpartition('/')[2]}"
     yield from verified_download._inner(url=url, sha256=sha256, dest=tarball)

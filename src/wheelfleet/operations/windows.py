@@ -30,18 +30,13 @@ from wheelfleet.facts.windows import (
     parse_interpreter_answer,
     ps_script,
 )
-from wheelfleet.operations.fleet import refuse
+from wheelfleet.operations.fleet import refuse, unlocked
 
 # A refusal fails this host when the operation runs, never the whole fleet's run.
 _fail_host = refuse._inner
 
 EXIT_MARK = "wheelfleet-exit "
 REBOOT_CODES = (3010, 1641)
-
-
-def _unlocked(what: str, url: str | None) -> str:
-    return (f"{what} ({url}) has no sha256 in the matrix: refusing to download it unverified; "
-            "lock it in the fleet's matrix overlay")
 
 
 def file_name(url: str) -> str:
@@ -292,7 +287,7 @@ def verified_download(url: str, sha256: str | None, dest: str, timeout: int = 18
                           sha256="…", dest="C:\\\\wheelfleet\\\\cache\\\\python-3.12.10-amd64.exe")
     """
     if not sha256:
-        yield from _fail_host(reason=_unlocked(dest.rpartition("\\")[2], url))
+        yield from _fail_host(reason=unlocked(dest.rpartition("\\")[2], url))
         return
     if host.get_fact(FileSha256, path=dest) == sha256:
         host.noop(f"{dest} is cached with the pinned sha256")
@@ -345,7 +340,7 @@ def vs_build_tools(url: str | None, sha256: str | None, components: list[str],
         yield FunctionCommand(_reboot_and_wait, (int(reboot_timeout),), {})
         return
     if not url or not sha256:
-        yield from _fail_host(reason=_unlocked("the Visual Studio Build Tools bootstrapper", url))
+        yield from _fail_host(reason=unlocked("the Visual Studio Build Tools bootstrapper", url))
         return
     program = f"{cache_dir}\\{file_name(url)}"
     yield from verified_download._inner(url=url, sha256=sha256, dest=program)
@@ -397,7 +392,7 @@ def compiler_msi(what: str, url: str | None, sha256: str | None, registry_key: s
                               "sha256 in the fleet's matrix overlay")
         return
     if not sha256:
-        yield from _fail_host(reason=_unlocked(what, url))
+        yield from _fail_host(reason=unlocked(what, url))
         return
     local = f"{cache_dir}\\{file_name(url)}"
     yield from verified_download._inner(url=url, sha256=sha256, dest=local)
@@ -459,7 +454,7 @@ def python_install(install: dict[str, Any], cache_dir: str, timeout: int = 1800,
                               "flat container (the public feed's or your mirror's)")
         return
     if not install.get("sha256"):
-        yield from _fail_host(reason=_unlocked(f"Python {install['version']} "
+        yield from _fail_host(reason=unlocked(f"Python {install['version']} "
                                                f"({install['arch']}) {install['kind']}", url))
         return
     local = f"{cache_dir}\\{file_name(url)}"

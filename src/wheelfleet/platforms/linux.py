@@ -110,24 +110,15 @@ class Linux(Platform):
                        for t in (py.linux.abi_tags if py.linux else ()))]
 
     def package_sets(self, sel: Selection) -> list[PackageSet]:
-        from wheelfleet.lock.needs import (
-            PackageSet,
-            canary_key,
-            canary_requirements,
-            target,
-            tool_requirements,
-            tools_key,
-        )
+        from wheelfleet.lock.needs import canary_set, tools_set
 
         m = sel.matrix
-        sets = [PackageSet(tools_key(self.name), tool_requirements(m, self.name),
-                           {target(v, f"manylinux_2_17_{a}") for v in HOST_PYTHONS
-                            for a in sel.arches})]
+        sets = [tools_set(m, self.name, {(v, f"manylinux_2_17_{a}") for v in HOST_PYTHONS
+                                         for a in sel.arches})]
         for py in self.canary_pythons(sel):
             tags = py.linux.abi_tags if py.linux else ()
             arches = {i.arch for i in sel.images if any(t in i.pythons for t in tags)}
-            sets.append(PackageSet(canary_key(py.id), canary_requirements(m, py.id),
-                                   {target(py.minor, f"manylinux_2_17_{a}") for a in arches}))
+            sets.append(canary_set(m, py, {f"manylinux_2_17_{a}" for a in arches}))
         return sets
 
     @staticmethod

@@ -160,26 +160,14 @@ class Macos(Platform):
         return list(sel.pythons)  # a Mac checks every selected Python on itself
 
     def package_sets(self, sel: Selection) -> list[PackageSet]:
-        from wheelfleet.lock.needs import (
-            TOOLS_PYTHON_MIN,
-            PackageSet,
-            canary_key,
-            canary_requirements,
-            minor_of,
-            target,
-            tool_requirements,
-            tools_key,
-        )
+        from wheelfleet.lock.needs import TOOLS_PYTHON_MIN, canary_set, minor_of, tools_set
 
         m = sel.matrix
         fit = [p.version for p in pkg_installs(sel)
                if p.choice is None and minor_of(p.version) >= TOOLS_PYTHON_MIN]
         tools_python = ".".join(max(fit, key=minor_of).split(".")[:2]) if fit else CLT_PYTHON
-        sets = [PackageSet(tools_key(self.name), tool_requirements(m, self.name),
-                           {target(tools_python, p) for p in LOCK_PLATFORMS})]
-        for py in self.canary_pythons(sel):
-            sets.append(PackageSet(canary_key(py.id), canary_requirements(m, py.id),
-                                   {target(py.minor, p) for p in LOCK_PLATFORMS}))
+        sets = [tools_set(m, self.name, {(tools_python, p) for p in LOCK_PLATFORMS})]
+        sets += [canary_set(m, py, LOCK_PLATFORMS) for py in self.canary_pythons(sel)]
         return sets
 
     def artifacts(self, sel: Selection) -> list[Artifact]:

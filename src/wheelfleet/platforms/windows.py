@@ -274,16 +274,7 @@ class Windows(Platform):
         return [py for py in sel.pythons if py.id in checks]
 
     def package_sets(self, sel: Selection) -> list[PackageSet]:
-        from wheelfleet.lock.needs import (
-            TOOLS_PYTHON_MIN,
-            PackageSet,
-            canary_key,
-            canary_requirements,
-            minor_of,
-            target,
-            tool_requirements,
-            tools_key,
-        )
+        from wheelfleet.lock.needs import TOOLS_PYTHON_MIN, canary_set, minor_of, tools_set
 
         m = sel.matrix
         fit = [py.minor for py in sel.pythons
@@ -291,15 +282,12 @@ class Windows(Platform):
                and minor_of(py.minor) >= TOOLS_PYTHON_MIN]
         wheel_tags = m.platform_arches[self.name]
         # delvewheel runs on the newest selected Python
-        sets = [PackageSet(tools_key(self.name), tool_requirements(m, self.name),
-                           {target(max(fit, key=minor_of), wheel_tags[a]) for a in sel.arches})
-                ] if fit else []
+        sets = [tools_set(m, self.name, {(max(fit, key=minor_of), wheel_tags[a])
+                                         for a in sel.arches})] if fit else []
         # Each checked Python's canary pins, for the platforms its checks build (the host's
         # wheelhouse downloads them with --python-version and --platform).
         checks = _health_checks(sel)
-        for py in self.canary_pythons(sel):
-            sets.append(PackageSet(canary_key(py.id), canary_requirements(m, py.id),
-                                   {target(py.minor, plat) for plat in checks[py.id]}))
+        sets += [canary_set(m, py, checks[py.id]) for py in self.canary_pythons(sel)]
         return sets
 
     def artifacts(self, sel: Selection) -> list[Artifact]:
