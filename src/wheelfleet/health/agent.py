@@ -800,6 +800,23 @@ def wheel_tags(name: str) -> tuple[set, set, set]:
     return set(parts[-3].split(".")), set(parts[-2].split(".")), set(parts[-1].split("."))
 
 
+def tool_pin_problem(plan: dict, node: dict, tool: str, role: str) -> str | None:
+    """Why the host's repair tool is not the matrix's pin (None: it is), saying what to do."""
+    pin = plan.get(f"{tool}_version")
+    if pin and node.get(tool) != pin:
+        return (f"{tool} {node.get(tool) or 'missing'} in the tools venv {plan['tools_venv']}; "
+                f"the matrix pins {pin} (converge the host: {role})")
+    return None
+
+
+def the_built_wheel(out_dir: str) -> tuple[str, str | None]:
+    """The one wheel the build left in ``out_dir/dist``, or why there is not exactly one."""
+    dist = sorted(n for n in os.listdir(os.path.join(out_dir, "dist")) if n.endswith(".whl"))
+    if len(dist) != 1:
+        return "", f"the build left {len(dist)} wheels, expected one"
+    return os.path.join(out_dir, "dist", dist[0]), None
+
+
 def read_repaired(wheel_dir: str, bundled) -> tuple[str, dict, str | None]:
     """The one repaired wheel in *wheel_dir*: its name, ``{"wheel", "bundled_libs"}`` (the
     members *bundled* accepts) and the problem (one line) when there is not exactly one
@@ -914,16 +931,13 @@ def run_host_check(plan: dict, check: dict, record: dict, done, node: dict) -> d
                           f"{newer.group(2)}: the wheel's tag would claim a macOS it cannot "
                           "run on (rebuild the universal OpenSSL for the matrix's floor)")
 
-        pin = plan.get("delocate_version")
-        if pin and node.get("delocate") != pin:
-            return failed("repair", None, "", f"delocate {node.get('delocate') or 'missing'} "
-                          f"in the tools venv {plan['tools_venv']}; the matrix pins {pin} "
-                          "(converge the host: macos_health)")
-        dist = sorted(n for n in os.listdir(os.path.join(out_dir, "dist")) if n.endswith(".whl"))
-        if len(dist) != 1:
-            return failed("build", code, out, f"the build left {len(dist)} wheels, expected one")
-        code, out = run(repair_command(plan, check, os.path.join(out_dir, "dist", dist[0]),
-                                       out_dir), limit("repair"),
+        unpinned = tool_pin_problem(plan, node, "delocate", "macos_health")
+        if unpinned:
+            return failed("repair", None, "", unpinned)
+        built, why = the_built_wheel(out_dir)
+        if why:
+            return failed("build", code, out, why)
+        code, out = run(repair_command(plan, check, built, out_dir), limit("repair"),
                         env=host_env({"MACOSX_DEPLOYMENT_TARGET": check["deployment_target"]}))
         if code != 0:
             return failed("repair", code, out)

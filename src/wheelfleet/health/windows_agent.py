@@ -371,16 +371,14 @@ def run_check(core, plan: dict, check: dict, record: dict, done, node: dict) -> 
         if code != 0:
             return failed("build", code, out)
 
-        pin = plan.get("delvewheel_version")
-        if pin and node.get("delvewheel") != pin:
-            return failed("repair", None, "", f"delvewheel {node.get('delvewheel') or 'missing'}"
-                          f" in the tools venv {plan['tools_venv']}; the matrix pins {pin} "
-                          "(converge the host: windows_health)")
-        dist = sorted(n for n in os.listdir(os.path.join(out_dir, "dist")) if n.endswith(".whl"))
-        if len(dist) != 1:
-            return failed("build", code, out, f"the build left {len(dist)} wheels, expected one")
-        code, out = core.run(repair_command(plan, check, os.path.join(out_dir, "dist", dist[0]),
-                                            out_dir), limit("repair"), env=win_env())
+        unpinned = core.tool_pin_problem(plan, node, "delvewheel", "windows_health")
+        if unpinned:
+            return failed("repair", None, "", unpinned)
+        built, why = core.the_built_wheel(out_dir)
+        if why:
+            return failed("build", code, out, why)
+        code, out = core.run(repair_command(plan, check, built, out_dir), limit("repair"),
+                             env=win_env())
         if code != 0:
             return failed("repair", code, out)
 
