@@ -16,7 +16,28 @@ from wheelfleet.operations.fleet import refuse
 _refuse = refuse._inner
 
 
-def _has(files: list[str], requirement: str) -> bool:
+def missing_per_python(wanted: dict[str | None, list[str]], files: list[str]
+                       ) -> dict[str | None, list[str]]:
+    """Per target Python, the pins the wheelhouse's *files* lack, each to be fetched once."""
+    downloads: dict[str | None, list[str]] = {}
+    planned: set[str] = set()
+    for version, pins in wanted.items():
+        missing = [pin for pin in pins if not holds_wheel(files, pin) and pin not in planned]
+        planned.update(missing)
+        if missing:
+            downloads[version] = missing
+    return downloads
+
+
+def locked_pins(downloads: dict[str | None, list[str]], hashes: dict[str, list[str]]
+                ) -> tuple[dict[str, list[str]], list[str]]:
+    """The lock's sha256s by canonical pin, and the pins to download that it has none for."""
+    locked = {canonical_pin(pin): shas for pin, shas in hashes.items() if shas}
+    return locked, [pin for pins in downloads.values() for pin in pins
+                    if canonical_pin(pin) not in locked]
+
+
+def holds_wheel(files: list[str], requirement: str) -> bool:
     name, _, version = requirement.partition("==")
     # Wheel file names normalise the project name (PEP 427): '-' and '.' become '_'.
     prefix = re.sub(r"[-_.]+", "_", name).lower() + "-" + version + "-"
@@ -74,22 +95,14 @@ def wheelhouse(path: str, requirements: list[str], python: str = "python3",
     """
     wanted = pins_per_python(requirements, python_versions)
     files = host.get_fact(WheelhouseFiles, path=path)
-    downloads: dict[str | None, list[str]] = {}
-    planned: set[str] = set()
-    for version, pins in wanted.items():
-        missing = [pin for pin in pins if not _has(files, pin) and pin not in planned]
-        planned.update(missing)
-        if missing:
-            downloads[version] = missing
+    downloads = missing_per_python(wanted, files)
     if not downloads:
         every = list(dict.fromkeys(pin for pins in wanted.values() for pin in pins))
         serves = ("" if python_versions is None
                   else f" for Python {', '.join(v for v in wanted if v is not None)}")
         host.noop(f"wheelhouse {path} holds {', '.join(every)}{serves}")
         return
-    locked = {canonical_pin(pin): shas for pin, shas in (hashes or {}).items() if shas}
-    unlocked = [pin for pins in downloads.values() for pin in pins
-                if canonical_pin(pin) not in locked]
+    locked, unlocked = locked_pins(downloads, hashes or {})
     if unlocked:
         yield from _refuse(reason=f"wheelhouse {path}: no locked sha256 for "
                            f"{', '.join(unlocked)} (matrix python_locks); run `wheelfleet lock`")

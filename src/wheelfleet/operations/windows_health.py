@@ -20,8 +20,7 @@ from wheelfleet.facts.windows import FileSha256, ps_script
 from wheelfleet.facts.windows_health import VenvPackages, WindowsWheelhouseFiles
 from wheelfleet.lock.records import canonical, canonical_pin, requirement_lines
 from wheelfleet.operations.fleet import refuse
-from wheelfleet.operations.wheelhouse import _has as holds_wheel
-from wheelfleet.operations.wheelhouse import pins_per_python
+from wheelfleet.operations.wheelhouse import locked_pins, missing_per_python, pins_per_python
 from wheelfleet.operations.windows import verified_download
 
 # A refusal fails this host when the operation runs, never the whole fleet's run.
@@ -225,27 +224,19 @@ def wheelhouse(python: str, path: str, requirements: list[str],
     """
     wanted = pins_per_python(requirements, sorted(targets))
     files = host.get_fact(WindowsWheelhouseFiles, path=path)
-    downloads: dict[str, list[str]] = {}
-    planned: set[str] = set()
-    for version, pins in wanted.items():
-        assert version is not None  # target Pythons were given
-        missing = [pin for pin in pins if not holds_wheel(files, pin) and pin not in planned]
-        planned.update(missing)
-        if missing:
-            downloads[version] = missing
+    downloads = missing_per_python(wanted, files)
     if not downloads:
         every = sorted(dict.fromkeys(pin for pins in wanted.values() for pin in pins))
         host.noop(f"wheelhouse {path} holds {', '.join(every)} for Python "
                   f"{', '.join(v for v in wanted if v is not None)}")
         return
-    locked = {canonical_pin(pin): shas for pin, shas in hashes.items() if shas}
-    unlocked = [pin for pins in downloads.values() for pin in pins
-                if canonical_pin(pin) not in locked]
+    locked, unlocked = locked_pins(downloads, hashes)
     if unlocked:
         yield from _refuse(reason=f"wheelhouse {path}: {lock_key}: no locked sha256 for "
                            f"{', '.join(unlocked)}; run `wheelfleet lock`")
         return
     for version, missing in downloads.items():
+        assert version is not None  # target Pythons were given
         lines = requirement_lines({pin: locked[canonical_pin(pin)] for pin in missing})
         yield StringCommand(wheelhouse_script(python, path, version,
                                               sorted(targets[version]), lines))
