@@ -1,5 +1,5 @@
 """A converge started without the inventory's guard still changes nothing on a host whose SSH
-key was never verified (spec level: pyinfra's own Inventory/State objects, no connection)."""
+key was never verified (unit level: pyinfra's own Inventory/State objects, no connection)."""
 
 from __future__ import annotations
 
