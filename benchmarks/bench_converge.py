@@ -9,12 +9,15 @@ in this one run:
 
 * first converge of one bare host, role by role (each role run as its own deploy, in order);
 * first converge of the other N-1 bare hosts at once;
-* per fleet size: a no-op converge (``pyinfra -y INVENTORY deploys/fleet.py``) against the
-  floor, a bare ``pyinfra -y INVENTORY exec -- true`` on the same hosts, as the ratio
-  no-op/bare, and the no-op of N hosts against the no-op of one;
+* per fleet size: a no-op converge (``pyinfra -y INVENTORY deploys/fleet.py``) against two
+  floors on the same hosts: a bare ``pyinfra -y INVENTORY exec -- true`` (connect, one
+  command) and pyinfra running as many operations as the fleet deploy has, each doing nothing
+  (pyinfra's own cost per operation and host, which no deploy can go below); the ratios
+  no-op/bare, no-op/empty-ops, and the no-op of N hosts against the no-op of one;
 * with ``--verify``: ``wheelfleet verify`` of one host and of all N, its drift part (the dry
-  run) separately, and the health checks' own time (the sum of the checks' durations, which
-  this machine's cores cap) reported apart from the ratio.
+  run) separately, and the machine's busy CPU time during the run (``/proc/stat``): the health
+  checks' containers need it, this machine's cores cap it, so the wall time beyond what that
+  CPU time takes on all cores is what verify itself adds.
 
 Every figure is the best of ``--repeat`` runs (default 3).  Everything started is stopped.
 """
@@ -23,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -78,8 +83,9 @@ def converge(inv: Path, deploy: Path) -> float:
     return wall
 
 
-def noop(inv: Path, hosts: int, repeat: int) -> float:
-    best = float("inf")
+def noop(inv: Path, hosts: int, repeat: int) -> tuple[float, int]:
+    """Best wall time of a no-op converge, and how many operations each host ran."""
+    best, ops = float("inf"), 0
     for _ in range(repeat):
         started = time.monotonic()
         result = run_deploy(inv, repo_file("deploys/fleet.py"), parallel=hosts)
@@ -87,7 +93,22 @@ def noop(inv: Path, hosts: int, repeat: int) -> float:
         if result.returncode != 0 or result.total_changes:
             raise SystemExit(f"no-op converge changed or failed: {result.changes} "
                              f"{result.log[-2000:]}")
-    return best
+        ops = max(result.unchanged.values(), default=0)
+    return best, ops
+
+
+def empty_operations(directory: Path, count: int) -> Path:
+    """A deploy of *count* operations that read nothing and do nothing."""
+    path = directory / f"empty_{count}.py"
+    path.write_text("from pyinfra.operations import server\n\n"
+                    f"for i in range({count}):\n"
+                    "    server.shell(name=f'nothing {i}', commands=[])\n")
+    return path
+
+
+def empty_ops(inv: Path, deploy: Path, hosts: int, repeat: int) -> float:
+    cmd = [pyinfra_executable(), "-y", "--parallel", str(hosts), str(inv), str(deploy)]
+    return min(timed(cmd) for _ in range(repeat))
 
 
 def bare_exec(inv: Path, hosts: int, repeat: int) -> float:
@@ -95,19 +116,36 @@ def bare_exec(inv: Path, hosts: int, repeat: int) -> float:
     return min(timed(cmd) for _ in range(repeat))
 
 
-def verify(inv: Path, out: Path) -> tuple[float, float, int]:
-    """Wall time of ``wheelfleet verify``, the checks' summed durations, and their number."""
+def busy_cpu_seconds() -> float:
+    """CPU seconds this machine has spent busy (all cores, /proc/stat), since boot."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def controller_cpu_seconds() -> float:
+    """CPU seconds of this process's finished children: the controller's side of a run."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def verify(inv: Path, out: Path) -> tuple[float, float, int, float, float]:
+    """Wall time of ``wheelfleet verify``, the checks' summed durations, their number, the
+    machine's busy CPU seconds during the run and the controller's share of them."""
     cmd = [str(Path(sys.executable).parent / "wheelfleet"), "verify", str(inv), "--out", str(out)]
+    busy, controller = busy_cpu_seconds(), controller_cpu_seconds()
     started = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=7200,
                           stdin=subprocess.DEVNULL)
     wall = time.monotonic() - started
+    busy, controller = busy_cpu_seconds() - busy, controller_cpu_seconds() - controller
     if proc.returncode != 0:
         raise SystemExit(f"verify failed ({proc.returncode}):\n{proc.stdout[-2000:]}"
                          f"{proc.stderr[-2000:]}")
     report = json.loads((out / "report.json").read_text())
     checks = [c for h in report["hosts"] for c in h.get("checks", [])]
-    return wall, sum(c.get("duration_s") or 0 for c in checks), len(checks)
+    return (wall, sum(c.get("duration_s") or 0 for c in checks), len(checks), busy,
+            controller)
 
 
 def main() -> int:
@@ -145,25 +183,38 @@ def main() -> int:
             print(f"first converge of the other {biggest - 1} bare hosts at once: {wall:.1f} s "
                   f"({wall / total:.2f}x one host)")
 
-        print(f"\nno-op converge against a bare `pyinfra exec -- true` (best of {args.repeat})")
-        base = None
+        print(f"\nno-op converge against a bare `pyinfra exec -- true` and against pyinfra "
+              f"running as many operations doing nothing (best of {args.repeat})")
+        base = empty_base = None
         for n in sizes:
             floor = bare_exec(invs[n], n, args.repeat)
-            nothing = noop(invs[n], n, args.repeat)
-            base = base or nothing
+            nothing, ops = noop(invs[n], n, args.repeat)
+            empty = empty_ops(invs[n], empty_operations(state, ops), n, args.repeat)
+            base, empty_base = base or nothing, empty_base or empty
             print(f"  {n:>3} hosts: no-op {nothing:6.2f} s, bare exec {floor:6.2f} s, "
-                  f"ratio {nothing / floor:4.2f}x; vs 1 host {nothing / base:4.2f}x")
+                  f"{ops} empty operations {empty:6.2f} s; no-op/bare {nothing / floor:4.2f}x, "
+                  f"no-op/empty {nothing / empty:4.2f}x; vs 1 host: no-op "
+                  f"{nothing / base:4.2f}x, empty operations {empty / empty_base:4.2f}x")
 
         if args.verify:
             print("\nwheelfleet verify of healthy hosts")
             first = None
+            cores = os.cpu_count() or 1
             for n in sizes:
-                wall, check_s, checks = verify(invs[n], state / f"verify{n}")
+                wall, check_s, checks, busy, controller = verify(invs[n],
+                                                                  state / f"verify{n}")
                 drift = min(_dry(invs[n]) for _ in range(args.repeat))
-                first = first or (wall, drift)
+                # The checks' CPU is the same work per host however many run at once; all of
+                # the machine's busy time on all cores is its lower bound, the rest is waiting.
+                beyond = wall - busy / cores
+                first = first or (wall, drift, beyond)
                 print(f"  {n:>3} hosts: verify {wall:6.1f} s ({wall / first[0]:4.2f}x 1 host), "
-                      f"dry run {drift:5.2f} s ({drift / first[1]:4.2f}x); "
-                      f"{checks} health checks took {check_s:6.1f} s between them")
+                      f"dry run {drift:5.2f} s ({drift / first[1]:4.2f}x); machine busy "
+                      f"{busy:6.1f} CPU-s = {busy / cores:5.1f} s on {cores} cores "
+                      f"({busy / cores / wall:4.0%} used), {controller:5.1f} CPU-s of it the "
+                      f"controller's; wall beyond that {beyond:5.1f} s "
+                      f"({beyond / first[2]:4.2f}x 1 host); {checks} health checks took "
+                      f"{check_s:6.1f} s between them")
         return 0
     finally:
         tear_down(state)

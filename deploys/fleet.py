@@ -11,6 +11,8 @@ from pathlib import Path
 # Roles live beside deploys/ in the fleet repository, not in the installed package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from wheelfleet.deploying import converge, current_selection  # noqa: E402
+from wheelfleet.deploying import converge, current_selection, let_inspect_cache  # noqa: E402
+
+let_inspect_cache(__file__)  # pyinfra inspects the stack per operation: cheap lookups
 
 converge(current_selection())

@@ -17,9 +17,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pyinfra import host, logger  # noqa: E402
 
-from wheelfleet.deploying import current_selection  # noqa: E402
+from wheelfleet.deploying import current_selection, let_inspect_cache  # noqa: E402
 from wheelfleet.health.collect import collect_for_current_host  # noqa: E402
 from wheelfleet.operations.fleet import refuse  # noqa: E402
+
+let_inspect_cache(__file__)  # pyinfra inspects the stack per operation: cheap lookups
 
 doc = collect_for_current_host(host, current_selection())
 statuses = [check["status"] for check in doc["checks"]]

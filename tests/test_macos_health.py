@@ -654,7 +654,6 @@ def test_the_role_uploads_the_plan_and_pins_delocate_as_root(monkeypatch):
     role = importlib.import_module("roles.macos_health")
     calls: list = []
     monkeypatch.setattr(role, "files", Recorder(calls, "files."))
-    monkeypatch.setattr(role, "pip", Recorder(calls, "pip."))
     monkeypatch.setattr(role, "wheelhouse", Recorder(calls, "").__getattr__("wheelhouse"))
     monkeypatch.setattr(role, "hashed_packages",
                         Recorder(calls, "").__getattr__("hashed_packages"))
@@ -674,12 +673,13 @@ def test_the_role_uploads_the_plan_and_pins_delocate_as_root(monkeypatch):
     assert {k: ops["wheelhouse"][k] for k in ("path", "python", "download_timeout")} == {
         "path": "/Library/Caches/wheelfleet/wheelhouse", "python": python,
         "download_timeout": None}
-    assert ops["pip.venv"]["path"] == TOOLS_VENV and ops["pip.venv"]["python"] == python
+    assert "pip.venv" not in ops  # hashed_packages creates its venv with the same Python
+    assert ops["hashed_packages"]["create_with"] == python
     assert "delocate==0.13.0" in ops["hashed_packages"]["packages"]
     assert all(len(sha) == 64 for shas in ops["hashed_packages"]["packages"].values()
                for sha in shas)
     assert ops["hashed_packages"]["venv"] == TOOLS_VENV
-    assert all("_timeout" in ops[op] for op in ("wheelhouse", "pip.venv", "hashed_packages"))
+    assert all("_timeout" in ops[op] for op in ("wheelhouse", "hashed_packages"))
 
 
 def oldest_local_python3() -> str | None:

@@ -6,7 +6,6 @@ from importlib import resources
 
 from pyinfra import host, logger
 from pyinfra.api import deploy
-from pyinfra.operations import pip
 
 from wheelfleet.facts.once import prefetch_files
 from wheelfleet.lock.needs import locked, tool_requirements, tools_key
@@ -57,10 +56,6 @@ def linux_builder(selection: Selection) -> None:
     packages = list(ENGINE_PACKAGES[engine]) + ([runtime] if runtime else [])
     debian_packages(name=f"Install container engine ({', '.join(packages)})",
                     packages=packages, cache_time=settings.apt_cache_time, _timeout=1800)
-    # A static name: one read at load time to name this operation disagreed, in two real-host
-    # runs, with what the operation itself saw on the same host; only the operation decides.
-    runnable_engine(name=f"Reinstall the container engine if not runnable ({engine})",
-                    engine=engine, packages=ENGINE_PACKAGES[engine], _timeout=1800)
 
     if engine == "podman":
         managed = [REGISTRIES_D, REGISTRIES_CONF, CONTAINERS_CONF, STORAGE_CONF, PULL_SCRIPT]
@@ -96,6 +91,13 @@ def linux_builder(selection: Selection) -> None:
                  src=str(resources.files("wheelfleet").joinpath("scripts/pull-pinned.sh")),
                  dest=PULL_SCRIPT, mode="755")
 
+    # After the engine's configuration is written (a storage.conf about to be fixed must not
+    # make it look broken), before the images: its one read of the store answers them too.
+    # A static name: one read at load time to name this operation disagreed, in two real-host
+    # runs, with what the operation itself saw on the same host; only the operation decides.
+    runnable_engine(name=f"Reinstall the container engine if not runnable ({engine})",
+                    engine=engine, packages=ENGINE_PACKAGES[engine], _timeout=1800)
+
     mirrors = selection.registry_mirrors
     for image in selection.images:
         if image.eol_since:
@@ -118,10 +120,9 @@ def linux_builder(selection: Selection) -> None:
     tools = tool_requirements(selection.matrix, selection.platform)
     key = tools_key(selection.platform)
     hashes, unlocked = locked(selection.matrix, [(key, tools)])
-    pip.venv(name="Venv for pinned repair tools", path=TOOLS_VENV, python="python3",
-             _timeout=300)
     if unlocked:  # never installed from unhashed files: this host fails, the others go on
         refuse(name=f"Pinned repair tools ({', '.join(tools)})", reason=unlocked)
     else:
         hashed_packages(name=f"Pinned repair tools ({', '.join(tools)})", venv=TOOLS_VENV,
-                        packages=hashes, lock_key=f"python_locks.{key}", _timeout=900)
+                        packages=hashes, lock_key=f"python_locks.{key}", create_with="python3",
+                        _timeout=900)

@@ -18,7 +18,7 @@ import json
 from io import StringIO
 
 from pyinfra.api import deploy
-from pyinfra.operations import files, pip
+from pyinfra.operations import files
 
 from wheelfleet.canary import project_dir
 from wheelfleet.health.macos_plan import (
@@ -84,11 +84,9 @@ def macos_health(selection: Selection) -> None:
     tools = tool_requirements(selection.matrix, "macos")
     key = tools_key("macos")
     tool_hashes, unlocked = locked(selection.matrix, [(key, tools)])
-    pip.venv(name=f"Venv for pinned repair tools ({python})", path=TOOLS_VENV, python=python,
-             _sudo=True, _timeout=300)
     if unlocked:
         refuse(name=f"Pinned repair tools ({', '.join(tools)})", reason=unlocked)
     else:
         hashed_packages(name=f"Pinned repair tools ({', '.join(tools)})", venv=TOOLS_VENV,
-                        packages=tool_hashes, lock_key=f"python_locks.{key}", _sudo=True,
-                        _timeout=900)
+                        packages=tool_hashes, lock_key=f"python_locks.{key}",
+                        create_with=python, _sudo=True, _timeout=900)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import os
+import sys
+import types
 
 from pyinfra import host, state
 
@@ -59,3 +63,27 @@ def converge(selection: Selection | InputError) -> None:
     for name in plat.roles:
         role = getattr(importlib.import_module(f"roles.{name}"), name)
         role(selection=selection)
+
+
+def let_inspect_cache(deploy_file: str) -> None:
+    """Name a deploy file as a module so that ``inspect`` caches its frames.
+
+    pyinfra's CLI orders operations by the call stack: for every operation of every host it
+    runs ``inspect.getframeinfo`` on each frame, and for a frame whose file belongs to no
+    module ``inspect.getmodule`` walks all of ``sys.modules`` — three walks per operation for a
+    deploy file pyinfra ``exec``s.  That was a third of a 32-host no-op converge.  Registered
+    under a module name, the file is found in inspect's cache; frames, line numbers and the
+    operation order are unchanged.
+
+    **Example** (first lines of a deploy file):
+
+    .. code:: python
+
+        let_inspect_cache(__file__)
+    """
+    path = os.path.abspath(deploy_file)
+    name = "wheelfleet._deploy_files." + hashlib.sha256(path.encode()).hexdigest()[:16]
+    if name not in sys.modules:
+        module = types.ModuleType(name, f"The deploy file {path}, as inspect sees it.")
+        module.__file__ = path
+        sys.modules[name] = module

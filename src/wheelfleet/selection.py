@@ -16,7 +16,8 @@ from typing import Any
 
 from wheelfleet import platforms
 from wheelfleet.errors import InputError, one_of
-from wheelfleet.matrix import Image, Matrix, Python, load_matrix
+from wheelfleet.matrix import Image, Matrix, Python
+from wheelfleet.matrix.load import matrix_for_selection
 from wheelfleet.matrix.model import PLATFORMS
 from wheelfleet.matrix.reader import Reader, reject_unknown_keys
 from wheelfleet.settings import HostSettings, control_free, shown
@@ -99,9 +100,9 @@ def select_for_host(host: str, groups: list[str], data: dict[str, Any], file: st
                 path = Path(file).resolve().parent / path
             if not path.exists():
                 raise r.fail("matrix_overlay", f"file {path} does not exist")
-            matrix = load_matrix(path)
+            matrix = matrix_for_selection(path)
         else:
-            matrix = load_matrix()
+            matrix = matrix_for_selection()
 
     py_ids = r.str_list("pythons")
     if not py_ids:

@@ -1,13 +1,17 @@
 """Read a fact once per host per deploy run, however many operations ask for it.
 
-pyinfra 3 reads a fact again for every operation that asks (it keeps no cache), and every
-read is an SSH round trip.  Under ``-y`` an operation's reads happen when it runs, after the
+pyinfra 3 reads a fact again for every operation that asks (it keeps no cache), and every read
+is an SSH round trip.  Under ``-y`` an operation's reads happen when it runs, after the
 operations before it, so remembering the first answer is only right for facts no earlier
 operation of the run changes in a way that matters to a later one: the package list (each
-package operation installs only what was missing), held images (each pinned image is pulled
-by its own operation), and managed files (each read just before the first of them is managed,
-and each changed only by its own operation).  A dry run reads everything before anything
-changes, so there the answers are the same ones pyinfra would have read."""
+package operation installs only what was missing), the container store (whether the engine runs
+and the images it holds: each pinned image is pulled by its own operation, and the engine
+operation reads it afresh and drops it with :func:`forget` before it reinstalls the engine; the
+first read must come after the operations writing the engine's configuration, since
+``storage.conf`` decides which store is listed), and managed files (each read just before the
+first of them is managed, and each changed only by its own operation).  A dry run reads
+everything before anything changes, so there the answers are the same ones pyinfra would have
+read."""
 
 from __future__ import annotations
 
@@ -35,11 +39,24 @@ def read_once(fact: type[FactBase], **kwargs: Any) -> Any:
 
     >>> installed = read_once(DebPackages)   # doctest: +SKIP
     """
-    key = (fact, tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
+    key = _key(fact, kwargs)
     memo = _memo()
     if key not in memo:
         memo[key] = host.get_fact(fact, **kwargs)
     return memo[key]
+
+
+def forget(fact: type[FactBase], **kwargs: Any) -> None:
+    """Drop what :func:`read_once` remembers of *fact* with these arguments, so the next
+    :func:`read_once` reads it again: for an operation about to change what the fact reports.
+
+    >>> forget(ContainerStore, engine="podman")   # doctest: +SKIP
+    """
+    _memo().pop(_key(fact, kwargs), None)
+
+
+def _key(fact: type[FactBase], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    return (fact, tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
 
 
 def prefetch_files(paths: Iterable[str]) -> None:

@@ -18,16 +18,19 @@ def _installed(packages: dict[str, set[str]] | None) -> dict[str, set[str]]:
 
 
 @operation()
-def hashed_packages(venv: str, packages: dict[str, list[str]], lock_key: str = "python_locks"):
+def hashed_packages(venv: str, packages: dict[str, list[str]], lock_key: str = "python_locks",
+                    create_with: str | None = None):
     """
     The venv at ``venv`` holds every package of ``packages`` at exactly its pinned version,
     installed with ``pip install --require-hashes`` from the locked files' sha256s.
 
-    + venv: the virtual environment (created beforehand, e.g. with ``pip.venv``)
+    + venv: the virtual environment
     + packages: ``NAME==VERSION`` -> sha256s of its files: a locked set, dependencies included
       (``wheelfleet.lock.needs.locked``); pip refuses any file whose hash is not listed and
       any dependency not listed
     + lock_key: the matrix key the hashes come from, named when refusing an empty lock
+    + create_with: an interpreter that creates the venv (``-m venv``) when it has none yet;
+      without it the venv must exist beforehand (e.g. ``pip.venv``)
 
     Installing builds nothing (binary wheels only); give the operation ``_timeout``.
 
@@ -37,7 +40,8 @@ def hashed_packages(venv: str, packages: dict[str, list[str]], lock_key: str = "
 
         hashed_packages(name="Pinned repair tools", venv="/opt/wheelfleet/tools",
                         packages={"auditwheel==6.8.2": ["5d2f…"], "pyelftools==0.33": ["0b1c…"]},
-                        lock_key="python_locks.tools/linux", _timeout=900)
+                        lock_key="python_locks.tools/linux", create_with="python3",
+                        _timeout=900)
     """
     unlocked = sorted(pin for pin, shas in packages.items() if not shas)
     if not packages or unlocked:
@@ -54,6 +58,12 @@ def hashed_packages(venv: str, packages: dict[str, list[str]], lock_key: str = "
     if not missing:
         host.noop(f"{venv} holds {', '.join(sorted(packages))}")
         return
+    if create_with:
+        # Here rather than in an operation of its own: the distributions read already tells
+        # whether anything is to do, and a converged host then answers one read, not two.
+        python = QuoteString(f"{venv}/bin/python")
+        yield StringCommand("test", "-x", python, "||", QuoteString(create_with), "-m", "venv",
+                            QuoteString(venv))
     # pip takes hashes only from a requirements file: the lines go in on stdin.  Every locked
     # package is listed, so pip resolves nothing outside the lock.
     lines = requirement_lines(packages)

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 
-from wheelfleet.facts.containers import ContainerImages, image_age_days
+from wheelfleet.facts.containers import ContainerStore, image_age_days
 from wheelfleet.facts.once import read_once
 
 PULL_SCRIPT = "/usr/local/libexec/wheelfleet/pull-pinned"
+
+
+def _store(engine: str) -> dict[str, Any]:
+    # Read once per host: the engine operation before these has usually read it already.
+    store = read_once(ContainerStore, engine=engine)
+    return store or {"runnable": False, "error": "no answer", "images": []}
 
 
 def _holding(images: list[dict], local_name: str, digest: str) -> dict | None:
@@ -42,7 +50,8 @@ def pinned_image(ref: str, digest: str, local_name: str, engine: str = "podman",
             local_name="wheelfleet/manylinux_2_28_x86_64:pinned",
         )
     """
-    held = _holding(read_once(ContainerImages, engine=engine), local_name, digest)
+    # An engine that cannot list its images holds none: the pull then fails with its error.
+    held = _holding(_store(engine)["images"], local_name, digest)
     if held:
         age = image_age_days(held["created"])
         host.noop(f"{local_name} holds {digest[:19]}… (image built {held['created'] or '?'}"
@@ -68,8 +77,12 @@ def unselected_images_removed(keep: list[str], managed_prefix: str = "wheelfleet
 
         unselected_images_removed(keep=["wheelfleet/manylinux_2_28_x86_64:pinned"])
     """
+    store = _store(engine)
+    if not store["runnable"]:
+        host.noop(f"{engine} cannot list its images ({store['error']}): nothing to remove")
+        return
     removed = 0
-    for image in read_once(ContainerImages, engine=engine):
+    for image in store["images"]:
         ours = [n for n in image["names"] if n.removeprefix("localhost/").startswith(
             managed_prefix)]
         if not ours:

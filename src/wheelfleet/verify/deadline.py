@@ -18,7 +18,7 @@ Both end as one line in pyinfra's log, ``[host] wheelfleet: timed out after N s 
 >>> deadline = Deadline(600)                                        # doctest: +SKIP
 >>> timed_out = deadline.run(lambda: converge(current_selection()))  # doctest: +SKIP
 >>> timed_out and str(timed_out)                                     # doctest: +SKIP
-'timed out after 600 s at fact wheelfleet.facts.containers.ContainerImages (engine=podman)'
+'timed out after 600 s at fact wheelfleet.facts.containers.ContainerStore (engine=podman)'
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ import os
 from pyinfra import host
 from pyinfra_cli.util import exec_file
 
+from wheelfleet.deploying import let_inspect_cache
 from wheelfleet.verify.deadline import (
     DEFAULT_DRIFT_DEADLINE,
     FLEET_DEPLOY_ENV,
@@ -21,6 +22,7 @@ from wheelfleet.verify.deadline import (
     log_timeout,
 )
 
+let_inspect_cache(__file__)  # and the fleet deploy registers itself: see let_inspect_cache
 _timed_out = Deadline(deadline_override() or DEFAULT_DRIFT_DEADLINE).run(
     lambda: exec_file(os.environ[FLEET_DEPLOY_ENV]))
 if _timed_out is not None:
