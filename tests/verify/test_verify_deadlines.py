@@ -82,9 +82,11 @@ def test_a_step_timeout_is_named_by_the_fact_it_hit_and_becomes_the_drift_error(
 
 # --- real hosts --------------------------------------------------------------------------------
 
-STEP_TIMEOUT = 20
+# Short limits (the test's time is the hung hosts' limits), long enough that the healthy host's
+# steps never meet them on this loaded 2-core machine (its slowest step: a few seconds).
+STEP_TIMEOUT = 15
 DRIFT_TIMEOUT = 150
-TF5_HEALTH_TIMEOUT = 30  # its agent's read: 30 s x 1 image x 4 = 120 s
+TF5_HEALTH_TIMEOUT = 15  # its agent's read: 15 s x 1 image x 4 = 60 s
 # Labelled stand-in for an engine that hangs: every podman command sleeps (bounded, so that
 # nothing it leaves behind outlives the test by much).
 HANGING_PODMAN = ("#!/bin/sh\n# wheelfleet test stand-in: a container engine that hangs\n"

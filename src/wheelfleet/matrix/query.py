@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -211,6 +212,13 @@ def build_requirements_for(entries: list[str], version: str, file: str = "matrix
 def parse_build_requirements(entries: list[str], file: str = "matrix"
                              ) -> list[tuple[str, str, Marker | None]]:
     """``(project, "NAME==VERSION", marker or None)`` per entry, validated."""
+    # Parsed once per process: every host's deploy asks for the same few entries.
+    return list(_parse_build_requirements(tuple(entries), file))
+
+
+@functools.lru_cache(maxsize=32)
+def _parse_build_requirements(entries: tuple[str, ...], file: str
+                              ) -> tuple[tuple[str, str, Marker | None], ...]:
     parsed: list[tuple[str, str, Marker | None]] = []
     for index, entry in enumerate(entries):
         key = f"canary.build_requirements[{index}]"
@@ -235,7 +243,7 @@ def parse_build_requirements(entries: list[str], file: str = "matrix"
             except InvalidMarker as err:  # pragma: no cover - Requirement parsed it already
                 raise InputError(file, key, str(err)) from None
         parsed.append((canonicalize_name(req.name), f"{req.name}=={pins[0].version}", marker))
-    return parsed
+    return tuple(parsed)
 
 
 def interpreter_tag(py: Python) -> str:

@@ -8,7 +8,7 @@ from io import BytesIO, StringIO
 from pathlib import Path
 from typing import IO, Any
 
-from jinja2 import Environment, StrictUndefined
+from jinja2 import Environment, StrictUndefined, Template
 from pyinfra import host
 from pyinfra.api import FileUploadCommand, QuoteString, StringCommand, operation
 
@@ -20,11 +20,24 @@ def rendered(template: str | Path, jinja_env_kwargs: dict[str, Any] | None = Non
              **context: Any) -> StringIO:
     """A Jinja2 template rendered as pyinfra's ``files.template`` renders it (strict, keeping
     the trailing newline, the same environment options), ready for :func:`managed_file`."""
-    env = Environment(undefined=StrictUndefined, keep_trailing_newline=True,
-                      **(jinja_env_kwargs or {}))
-    out = StringIO(env.from_string(Path(template).read_text()).render(context))
+    out = StringIO(_compiled(template, jinja_env_kwargs or {}).render(context))
     out.template = str(template)  # type: ignore[attr-defined]
     return out
+
+
+# (template, its mtime and size, the environment's options) -> compiled template.
+_COMPILED: dict[tuple[str, int, int, str], Template] = {}
+
+
+def _compiled(template: str | Path, env_kwargs: dict[str, Any]) -> Template:
+    # Compiled once per run, not once per host: a template is the same for every host and
+    # only its context differs.  The file's stat is part of the key, so an edit is seen.
+    stat = Path(template).stat()
+    key = (str(template), stat.st_mtime_ns, stat.st_size, repr(sorted(env_kwargs.items())))
+    if key not in _COMPILED:
+        env = Environment(undefined=StrictUndefined, keep_trailing_newline=True, **env_kwargs)
+        _COMPILED[key] = env.from_string(Path(template).read_text())
+    return _COMPILED[key]
 
 
 def _content(src: str | Path | IO[Any]) -> bytes:
