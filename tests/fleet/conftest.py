@@ -91,7 +91,8 @@ def local_fleet():
         try:
             yield local
         finally:
-            down(work / "fleet")
+            # The session's last step: its hosts' files are deleted in the background.
+            down(work / "fleet", wait=False)
     finally:
         # A test may have restarted the registry: stop the one running now.
         (local.registry if local else reg.registry).stop()

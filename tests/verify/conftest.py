@@ -102,7 +102,8 @@ def verify_fleet():
         try:
             yield VerifyFleet(reg.registry, fleet, work, group_data, broken_overlay)
         finally:
-            down(work / "fleet")
+            # The session's last step: its hosts' files are deleted in the background.
+            down(work / "fleet", wait=False)
     finally:
         reg.registry.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -141,12 +141,12 @@ def _healthy(fleet: Fleet) -> bool:
     )
 
 
-def _teardown(fleet_dir: Path, fleet: Fleet | None) -> None:
+def _teardown(fleet_dir: Path, fleet: Fleet | None, *, wait: bool = True) -> None:
     """Undo everything recorded in *fleet*, then anything still mounted under hosts/."""
     errors: list[str] = []
     for rec in reversed(fleet.hosts if fleet else []):
         try:
-            hostmod.stop(rec)
+            hostmod.stop(rec, wait=wait)
         except LabError as exc:  # carry on with the other hosts, report at the end
             errors.append(str(exc))
     hosts_dir = fleet_dir / "hosts"
@@ -268,14 +268,19 @@ def up(
         return fleet
 
 
-def down(fleet_dir: Path = DEFAULT_DIR) -> None:
-    """Stop the fleet's sshds (and their descendants), unmount, delete host dirs."""
+def down(fleet_dir: Path = DEFAULT_DIR, *, wait: bool = True) -> None:
+    """Stop the fleet's sshds (and their descendants), unmount, delete host dirs.
+
+    ``wait=False`` returns once nothing runs or is mounted and the host dirs are moved aside;
+    their files are deleted in the background (``mounts.discard_tree``): for a test session's
+    last teardown, which would otherwise wait about 6 s per converged host.
+    """
     commands.require_root()
     fleet_dir = fleet_dir.absolute()
     if not fleet_dir.exists():
         return
     with _fleet_lock(fleet_dir):
-        _teardown(fleet_dir, _load(fleet_dir))
+        _teardown(fleet_dir, _load(fleet_dir), wait=wait)
     leftover = mounts.mounts_under(fleet_dir)
     if leftover:
         raise LabError(f"still mounted after down: {leftover[0]}")

@@ -279,8 +279,9 @@ def _host_pids(rec: HostRecord) -> list[int]:
     return sorted(set(pids))
 
 
-def stop(rec: HostRecord) -> None:
-    """Kill the host's processes, unmount what was mounted, delete the host dir."""
+def stop(rec: HostRecord, *, wait: bool = True) -> None:
+    """Kill the host's processes, unmount what was mounted, delete the host dir (``wait``
+    False: moved aside and deleted in the background, see ``mounts.discard_tree``)."""
     processes.terminate(_host_pids(rec))
     hdir = Path(rec.dir)
     # Mounts that appeared below the host beyond ours (only possible if something in the
@@ -292,4 +293,4 @@ def stop(rec: HostRecord) -> None:
     for mnt in reversed(rec.mounts):
         mounts.umount(mnt)
     rec.mounts.clear()
-    mounts.remove_tree(hdir)
+    (mounts.remove_tree if wait else mounts.discard_tree)(hdir)
