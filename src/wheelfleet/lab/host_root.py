@@ -1,9 +1,9 @@
 """Recipe: the root every test host starts from (the lower layer of its overlay).
 
 An SSH-reachable pyinfra target: sshd, python3, sudo and friends, apt pointed at the
-controller's own mirrors. The packages ``roles/linux_base`` installs are *downloaded* into the
-root's apt cache (not installed): converges of the hosts then do real ``apt-get install`` runs
-without waiting for the network.
+controller's own mirrors. The packages ``roles/linux_base`` and ``roles/linux_builder`` install
+are *downloaded* into the root's apt cache (not installed): converges of the hosts then do real
+``apt-get install`` runs without each host downloading the same packages again.
 """
 
 from __future__ import annotations
@@ -25,13 +25,17 @@ DEFAULT_INCLUDE: tuple[str, ...] = (
     "curl",
     "xz-utils",
 )
-# What roles/linux_base installs; only downloaded into /var/cache/apt/archives.
+# What roles/linux_base and roles/linux_builder (podman engine, runc runtime: the lab's
+# settings) install; only downloaded into /var/cache/apt/archives.
 DEFAULT_DOWNLOAD: tuple[str, ...] = (
     "build-essential",
     "python3-dev",
     "python3-venv",
     "python3-pip",
     "patchelf",
+    "podman",
+    "skopeo",
+    "runc",
 )
 APT_UPDATE_TIMEOUT = 300
 APT_DOWNLOAD_TIMEOUT = 1200

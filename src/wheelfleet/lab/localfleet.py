@@ -114,9 +114,10 @@ def write_inventory(path: Path, fleet: Fleet, group_data: dict[str, Any],
     return path
 
 
-def tear_down(state_dir: Path) -> None:
-    """Stop what :func:`bring_up` started in *state_dir*: the hosts, then the registry."""
-    down(state_dir / "fleet")
+def tear_down(state_dir: Path, *, wait: bool = True) -> None:
+    """Stop what :func:`bring_up` started in *state_dir*: the hosts, then the registry
+    (``wait=False``: the hosts' files are deleted in the background, see ``fleet.down``)."""
+    down(state_dir / "fleet", wait=wait)
     registry = Registry.find(state_dir / "registry")
     if registry is not None:
         registry.stop()
