@@ -15,7 +15,7 @@ from wheelfleet.operations.fleet import refuse
 from wheelfleet.operations.hashed_pip import hashed_packages
 from wheelfleet.operations.images import PULL_SCRIPT, pinned_image, unselected_images_removed
 from wheelfleet.operations.packages import debian_packages
-from wheelfleet.platforms.linux import LinuxSettings
+from wheelfleet.platforms.linux import ENGINE_PACKAGES, LinuxSettings
 from wheelfleet.selection import Selection
 from wheelfleet.templating import jinja_env
 
@@ -25,7 +25,6 @@ REGISTRIES_CONF = f"{REGISTRIES_D}/50-wheelfleet.conf"
 CONTAINERS_CONF = "/etc/containers/containers.conf"
 STORAGE_CONF = "/etc/containers/storage.conf"
 DAEMON_JSON = "/etc/docker/daemon.json"
-ENGINE_PACKAGES = {"podman": ["podman", "skopeo"], "docker": ["docker.io", "skopeo"]}
 
 
 def _template(name: str) -> str:
@@ -96,7 +95,7 @@ def linux_builder(selection: Selection) -> None:
     # A static name: one read at load time to name this operation disagreed, in two real-host
     # runs, with what the operation itself saw on the same host; only the operation decides.
     runnable_engine(name=f"Reinstall the container engine if not runnable ({engine})",
-                    engine=engine, packages=ENGINE_PACKAGES[engine], _timeout=1800)
+                    engine=engine, packages=list(ENGINE_PACKAGES[engine]), _timeout=1800)
 
     mirrors = selection.registry_mirrors
     for image in selection.images:

@@ -11,7 +11,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import ClassVar
 
+from wheelfleet.platforms.linux import BASE_PACKAGES, ENGINE_PACKAGES
+
 from . import aptsources
+from .podman import RUNTIME
 from .roots import Build
 
 DEFAULT_SUITE = "bookworm"
@@ -25,18 +28,9 @@ DEFAULT_INCLUDE: tuple[str, ...] = (
     "curl",
     "xz-utils",
 )
-# What roles/linux_base and roles/linux_builder (podman engine, runc runtime: the lab's
-# settings) install; only downloaded into /var/cache/apt/archives.
-DEFAULT_DOWNLOAD: tuple[str, ...] = (
-    "build-essential",
-    "python3-dev",
-    "python3-venv",
-    "python3-pip",
-    "patchelf",
-    "podman",
-    "skopeo",
-    "runc",
-)
+# What roles/linux_base and roles/linux_builder install with the lab's settings (podman, its
+# runtime); only downloaded into /var/cache/apt/archives.
+DEFAULT_DOWNLOAD: tuple[str, ...] = (*BASE_PACKAGES, *ENGINE_PACKAGES["podman"], RUNTIME)
 APT_UPDATE_TIMEOUT = 300
 APT_DOWNLOAD_TIMEOUT = 1200
 

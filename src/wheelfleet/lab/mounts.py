@@ -58,12 +58,16 @@ def remove_tree(path: Path) -> None:
     Deleting through a forgotten bind mount of /dev or /proc would damage the controller,
     so a leftover mount is unmounted first and, if that fails, we refuse.
     """
+    _unmount_below(path)
+    if path.exists() or path.is_symlink():
+        shutil.rmtree(path)
+
+
+def _unmount_below(path: Path) -> None:
     for mnt in reversed(mounts_under(path)):
         umount(mnt)
     if mounts_under(path):
         raise LabError(f"refusing to delete {path}: something is still mounted below it")
-    if path.exists() or path.is_symlink():
-        shutil.rmtree(path)
 
 
 def discard_tree(path: Path) -> None:
@@ -75,15 +79,9 @@ def discard_tree(path: Path) -> None:
     them took 6 s a host here.  Where no rename is possible (another filesystem, a symlink)
     it is :func:`remove_tree`.
     """
-    for mnt in reversed(mounts_under(path)):
-        umount(mnt)
-    if mounts_under(path):
-        raise LabError(f"refusing to delete {path}: something is still mounted below it")
-    if not path.exists() or path.is_symlink():
-        remove_tree(path)
-        return
+    _unmount_below(path)
     spare = Path(tempfile.gettempdir())
-    if spare.stat().st_dev != path.stat().st_dev:
+    if not path.exists() or path.is_symlink() or spare.stat().st_dev != path.stat().st_dev:
         remove_tree(path)
         return
     trash = Path(tempfile.mkdtemp(prefix="wheelfleet-discarded-", dir=spare))

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 # Compilers and headers for building on the host itself, a venv for host-side tools, and
 # patchelf for auditwheel repair outside a container.
 BASE_PACKAGES = ("build-essential", "python3-dev", "python3-venv", "python3-pip", "patchelf")
+# The Debian packages that provide each container engine (roles/linux_builder installs them).
+ENGINE_PACKAGES: dict[str, tuple[str, ...]] = {"podman": ("podman", "skopeo"),
+                                               "docker": ("docker.io", "skopeo")}
 # What containers.conf accepts for these engine keys (containers.conf(5)).
 CGROUP_MANAGERS = ("systemd", "cgroupfs")
 EVENTS_LOGGERS = ("file", "journald", "none")
