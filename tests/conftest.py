@@ -9,6 +9,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 import os  # noqa: E402
 
 import pytest  # noqa: E402
+from gevent import monkey  # noqa: E402
+
+# pyinfra's CLI package calls gevent's monkey.patch_all() when it is imported (the spec harness
+# and inventory loading import it), swapping threading for greenlets under threads that already
+# run: pytest-xdist's worker I/O thread among them (the worker's main loop then dies with
+# LoopExit). Nothing in the test process needs the patch: pyinfra runs in subprocesses here
+# (wheelfleet.pyinfra_run, the lab's fleet fixture), as a user runs it.
+monkey.patch_all = lambda *args, **kwargs: None
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -21,3 +29,37 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"skipped under CI, which counts as a failure: {reason}"
+
+
+
+# Parallel runs (pytest-xdist, `-n 2` in .ci/run): a worker is its own pytest session, so a
+# session fixture runs once per worker that uses it. So every test directory is one unit of work
+# for a worker (its session fixtures: a fleet on fixed addresses and a registry port, a
+# cross-built OpenSSL, a WinRM peer, are built once, never twice at the same addresses), and a
+# top-level test file is one too. Units are handed out in collection order: the longest first.
+LONGEST_FIRST = ("verify", "fleet", "lab", "macos", "wheelcheck", "windows", "report")
+
+
+def unit_of(nodeid: str) -> str:
+    """The unit of work of a test: ``tests/verify/test_x.py::t`` -> ``verify``."""
+    parts = nodeid.split("::", 1)[0].split("/")
+    return parts[1] if len(parts) > 2 else parts[-1].removesuffix(".py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        unit = unit_of(item.nodeid)
+        return LONGEST_FIRST.index(unit) if unit in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: each unit keeps its own order
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByDirectory(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of(nodeid)
+
+    return ByDirectory(config, log)
