@@ -32,18 +32,29 @@ def pytest_runtest_makereport(item, call):
 
 
 
+
 # Parallel runs (pytest-xdist, `-n 2` in .ci/run): a worker is its own pytest session, so a
-# session fixture runs once per worker that uses it. So every test directory is one unit of work
-# for a worker (its session fixtures: a fleet on fixed addresses and a registry port, a
-# cross-built OpenSSL, a WinRM peer, are built once, never twice at the same addresses), and a
-# top-level test file is one too. Units are handed out in collection order: the longest first.
-LONGEST_FIRST = ("verify", "fleet", "lab", "macos", "wheelcheck", "windows", "report")
+# session fixture runs once per worker that uses it. A test directory is therefore one unit of
+# work for a worker (its session fixtures: a fleet on fixed addresses and a registry port, the
+# WinRM peers, the wheelcheck binaries, are built once, never twice at the same addresses), and a
+# top-level test file is one too. tests/macos is split by file: its two long builds (the
+# universal OpenSSL, a CPython 2.7) belong to different files; the files that share the OpenSSL
+# build (whose cache one session at a time may hold) stay one unit.
+# Units are handed out in collection order: the longest first.
+BY_FILE = {"macos"}
+SHARED = {"macos/test_canary_universal2.py": "macos-openssl",
+          "macos/test_openssl_universal.py": "macos-openssl"}
+LONGEST_FIRST = ("verify", "macos-openssl", "fleet", "lab", "macos/test_canary_pythons.py",
+                 "wheelcheck", "windows_converge")
 
 
 def unit_of(nodeid: str) -> str:
     """The unit of work of a test: ``tests/verify/test_x.py::t`` -> ``verify``."""
-    parts = nodeid.split("::", 1)[0].split("/")
-    return parts[1] if len(parts) > 2 else parts[-1].removesuffix(".py")
+    path = nodeid.split("::", 1)[0].removeprefix("tests/")
+    top = path.split("/", 1)[0]
+    if path in SHARED:
+        return SHARED[path]
+    return path if top == path or top in BY_FILE else top
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -58,8 +69,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     from xdist.scheduler import LoadScopeScheduling
 
-    class ByDirectory(LoadScopeScheduling):
+    class ByUnit(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             return unit_of(nodeid)
 
-    return ByDirectory(config, log)
+    return ByUnit(config, log)

@@ -56,6 +56,36 @@ def test_a_missing_or_failing_engine_is_named_before_any_image():
     assert engine_problem("true") is None
 
 
+def test_a_hung_engine_is_given_the_hosts_health_timeout_not_two_minutes(tmp_path):
+    """real agent, real processes: the engine is a stand-in that never answers (a hung podman);
+    with a 3 s health timeout the agent names it after 3 s, not after its 120 s cap."""
+    import json
+    import sys
+    import time
+
+    from wheelfleet.health import agent
+
+    engine = tmp_path / "hung-engine"
+    engine.write_text("#!/bin/sh\nexec sleep 600\n")
+    engine.chmod(0o755)
+    check = {"image": "manylinux_2_36", "digest": "sha256:" + "0" * 64, "python": "3.12",
+             "arch": "x86_64", "variant": "default", "local_name": "img",
+             "plat": "manylinux_2_36_x86_64"}
+    plan = {"engine": str(engine), "work_dir": str(tmp_path / "work"), "timeout": 3,
+            "parallel": 1, "checks": [check]}
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, agent.__file__, str(tmp_path / "plan.json")],
+                          capture_output=True, text=True, timeout=100)
+    took = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr
+    (record,) = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert (record["status"], record["step"]) == ("failed", "engine"), record
+    assert record["diagnosis"] == (f"container engine not runnable: {engine} info did not "
+                                   "answer within 3s"), record
+    assert took < 60, took  # the probe's own limit, not its 120 s cap
+
+
 @pytest.mark.parametrize("code,output,expected", [
     (125, "Error: OCI runtime error: runc: exec failed", "container engine podman could not "
      "start the check's container (exit 125): Error: OCI runtime error: runc: exec failed"),

@@ -149,3 +149,30 @@ def test_main_archive_from_a_legacy_sources_list(tmp_path):
         "deb http://security.invalid/debian-security bookworm-security main\n"
         "deb [arch=amd64 signed-by=/k.gpg] http://mirror.invalid/debian bookworm main\n")
     assert aptsources.main_archive(tmp_path) == "http://mirror.invalid/debian"
+
+
+def test_a_deep_podman_store_keeps_its_run_root_within_podmans_limit(tmp_path):
+    """Real podman: a store under a directory deeper than podman's 50-character run-root limit
+    (a parallel test worker's temp dir is one) still works; a short one keeps its run root
+    inside the store, as before."""
+    import shutil
+    import subprocess
+
+    from wheelfleet.lab.podman import RUNROOT_LIMIT, PodmanEnv
+
+    short = PodmanEnv(Path("/tmp/wfpm-x"))
+    assert short.runroot == Path("/tmp/wfpm-x/run")
+    deep = PodmanEnv(tmp_path / ("d" * 40) / "pm")
+    assert len(str(deep.base / "run")) > RUNROOT_LIMIT
+    assert len(str(deep.runroot)) <= RUNROOT_LIMIT
+    assert deep.runroot == PodmanEnv(tmp_path / ("d" * 40) / "pm").runroot  # stable
+    assert deep.runroot != PodmanEnv(tmp_path / ("e" * 40) / "pm").runroot  # its own
+    if shutil.which("podman") is None:
+        pytest.skip("podman is not installed")
+    deep.setup()
+    try:
+        listed = subprocess.run(deep.argv("images", "--quiet"), env=deep.env, timeout=120,
+                                capture_output=True, text=True)
+        assert listed.returncode == 0, listed.stderr
+    finally:
+        shutil.rmtree(deep.runroot, ignore_errors=True)

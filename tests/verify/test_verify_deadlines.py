@@ -87,6 +87,7 @@ def test_a_step_timeout_is_named_by_the_fact_it_hit_and_becomes_the_drift_error(
 STEP_TIMEOUT = 15
 DRIFT_TIMEOUT = 150
 TF5_HEALTH_TIMEOUT = 15  # its agent's read: 15 s x 1 image x 4 = 60 s
+TF4_HEALTH_TIMEOUT = 20  # its hung engine is given this, not the agent's 120 s cap
 # Labelled stand-in for an engine that hangs: every podman command sleeps (bounded, so that
 # nothing it leaves behind outlives the test by much).
 HANGING_PODMAN = ("#!/bin/sh\n# wheelfleet test stand-in: a container engine that hangs\n"
@@ -116,7 +117,8 @@ def test_hung_hosts_fail_alone_with_the_step_named(verify_fleet):
     """real hosts: tf1 healthy, tf4 with a hanging engine (stand-in), tf5 whose sshd is stopped
     mid-run.  The healthy host passes, its records arrive before the hung hosts' limits; the
     hung ones are failed with ``timed out after N s at STEP`` (or, for the engine, the agent's
-    own bounded ``podman info``); the report is written for all three."""
+    own ``podman info``, bounded by the host's health timeout); the report is written for all
+    three."""
     from wheelfleet.health.plan import AGENT
     from wheelfleet.lab import processes
     from wheelfleet.pyinfra_run import run_deploy
@@ -125,7 +127,7 @@ def test_hung_hosts_fail_alone_with_the_step_named(verify_fleet):
     vf = verify_fleet
     inventory = vf.inventory("deadlines.py", {"linux": ([
         ("tf1", vf.host("tf1")),
-        ("tf4", vf.host("tf4")),
+        ("tf4", {**vf.host("tf4"), "health_timeout": TF4_HEALTH_TIMEOUT}),
         ("tf5", {**vf.host("tf5"), "health_timeout": TF5_HEALTH_TIMEOUT}),
     ], vf.group_data)})
     # Converges install pinned Python packages by hash only (issue 14, item 3): lock what the
@@ -207,7 +209,7 @@ def test_hung_hosts_fail_alone_with_the_step_named(verify_fleet):
     for check in tf4r["checks"]:
         assert (check["status"], check["step"]) == ("failed", "engine"), check
         assert check["diagnosis"] == ("container engine not runnable: podman info did not "
-                                      "answer within 120s"), check
+                                      f"answer within {TF4_HEALTH_TIMEOUT}s"), check
 
     tf5r = hosts["tf5"]
     assert tf5r["status"] == "failed" and tf5r["error"] is None, tf5r

@@ -127,13 +127,15 @@ def first_words(text: str, limit: int = 200) -> str:
     return (lines[-1] if lines else "no output")[:limit]
 
 
-def engine_problem(engine: str) -> tuple[str, list[str]] | None:
+def engine_problem(engine: str, timeout: int = 120) -> tuple[str, list[str]] | None:
     """Why ``engine`` cannot run containers here, or None when ``engine info`` answers.
 
     Asked once per agent run, before any image: with a missing or broken engine every check
-    would otherwise be blamed on its image ("not in the local store").
+    would otherwise be blamed on its image ("not in the local store"). A hung engine is given
+    at most *timeout* seconds (the host's health timeout, capped at 120): never more than one
+    check would have had.
     """
-    code, out = run([engine, "info"], 120)
+    code, out = run([engine, "info"], timeout)
     if code == 0:
         return None
     if code == 127:
@@ -141,7 +143,7 @@ def engine_problem(engine: str) -> tuple[str, list[str]] | None:
     elif code == 126 or re.search(r"permission denied", out, re.IGNORECASE):
         why = f"permission denied running {engine} ({first_words(out)})"
     elif code == 124:
-        why = f"{engine} info did not answer within 120s"
+        why = f"{engine} info did not answer within {timeout}s"
     else:
         why = f"{engine} info failed (exit {code}): {first_words(out)}"
     return f"container engine not runnable: {why}", tail(out)
@@ -1085,7 +1087,9 @@ def main(argv: list[str]) -> int:
         return 0
     log = RecordLog(plan["work_dir"] if plan["checks"] else None, plan["run"])
     on_host = plan.get("kind") == HOST
-    broken = engine_problem(plan["engine"]) if plan["checks"] and not on_host else None
+    probe_limit = max(1, min(120, int(plan.get("timeout", 900))))
+    broken = engine_problem(plan["engine"], probe_limit) if plan["checks"] and not on_host \
+        else None
     if plan["checks"] and not on_host:
         prune_bdeps(plan)
     node = node_of(plan) if plan["checks"] and on_host else None

@@ -26,6 +26,7 @@ hybrid cgroup v1):
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -86,6 +87,10 @@ def render_confs(
     }
 
 
+# podman refuses a longer run root: "the specified runroot is longer than 50 characters".
+RUNROOT_LIMIT = 50
+
+
 @dataclass(frozen=True)
 class PodmanEnv:
     """A podman store rooted at ``base`` (keep ``base`` short: socket paths live there)."""
@@ -99,7 +104,13 @@ class PodmanEnv:
 
     @property
     def runroot(self) -> Path:
-        return self.base / "run"
+        near = self.base / "run"
+        if len(str(near)) <= RUNROOT_LIMIT:
+            return near
+        # A store under a deep directory (a test worker's temp dir, a fleet dir a user chose)
+        # keeps its runtime state under /run instead, named by the store's path: the same on
+        # every use of this store, never another store's.
+        return Path("/run/wheelfleet-pm") / hashlib.sha256(str(self.base).encode()).hexdigest()[:16]
 
     @property
     def conf_dir(self) -> Path:
