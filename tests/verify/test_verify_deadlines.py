@@ -85,8 +85,8 @@ def test_a_step_timeout_is_named_by_the_fact_it_hit_and_becomes_the_drift_error(
 # Short limits (the test's time is the hung hosts' limits), long enough that the healthy host's
 # steps never meet them on this loaded 2-core machine (its slowest step: a few seconds).
 STEP_TIMEOUT = 15
-DRIFT_TIMEOUT = 150
-TF5_HEALTH_TIMEOUT = 15  # its agent's read: 15 s x 1 image x 4 = 60 s
+DRIFT_TIMEOUT = 90  # the whole dry run; tf5 (sshd stopped) meets it, tf1 needs seconds
+TF5_HEALTH_TIMEOUT = 10  # its agent's read: 10 s x 1 image x 4 = 40 s
 TF4_HEALTH_TIMEOUT = 20  # its hung engine is given this, not the agent's 120 s cap
 # Labelled stand-in for an engine that hangs: every podman command sleeps (bounded, so that
 # nothing it leaves behind outlives the test by much).

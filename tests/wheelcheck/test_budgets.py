@@ -155,37 +155,58 @@ def test_not_a_regular_file_is_reported_without_opening_it(tmp_path: Path) -> No
     assert (problem.code, problem.message) == ("unreadable-wheel", "not a regular file")
 
 
-@pytest.fixture(params=["forked", "started"])
-def worker_start(request: pytest.FixtureRequest) -> Any:
-    """Workers are forked from a single-threaded process (the command line) and started as
-    ``python -m`` from one with threads (the controller): both ways are exercised."""
-    if request.param == "forked":
-        yield request.param
-        return
+# Run in a fresh interpreter: the test process has threads (pytest-xdist's I/O thread) and has
+# imported gevent, so the pool would never fork in it.
+FORKED_RUN = """
+import json, sys
+from wheelfleet.wheelcheck import check_wheels, pool
+assert pool._fork_is_safe(), "the child process is not single-threaded"
+reports = check_wheels(sys.argv[1:], jobs=1, timeout=0.05)
+print(json.dumps([[r.wheel, [[p.code, p.message] for p in r.problems]] for r in reports]))
+"""
+
+
+def hard_timeout_batch(wheels: list[Path], start: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """check_wheels with a 0.05 s hard timeout, its workers forked from a single-threaded
+    process (the command line) or started as ``python -m`` from one with threads (the
+    controller): each wheel's name and problems."""
+    import json
+    import subprocess
+    import sys
+
+    from wheelfleet.wheelcheck import pool
+
+    if start == "forked":
+        done = subprocess.run([sys.executable, "-c", FORKED_RUN, *map(str, wheels)],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        rows = json.loads(done.stdout)
+        return [(name, [tuple(p) for p in problems]) for name, problems in rows]
     release = threading.Event()
     other = threading.Thread(target=release.wait)
     other.start()
     try:
-        yield request.param
+        assert not pool._fork_is_safe()
+        reports = check_wheels(wheels, jobs=1, timeout=0.05)
     finally:
         release.set()
         other.join()
+    return [(r.wheel, [(p.code, p.message) for p in r.problems]) for r in reports]
 
 
+@pytest.mark.parametrize("start", ["forked", "started"])
 def test_pool_kills_a_wheel_over_the_hard_timeout_and_reports_the_rest(
-    tmp_path: Path, big_random_wheel: Path, worker_start: str
+    tmp_path: Path, big_random_wheel: Path, start: str
 ) -> None:
     """The hard timeout is the backstop behind the time budget: a worker still busy after it
     is killed, its wheel reported, and the batch goes on in a fresh worker."""
     good = make_wheel(tmp_path, hostile.PURE, hostile.MODULE, dist="good")
-    reports = check_wheels([big_random_wheel, good, big_random_wheel], jobs=1, timeout=0.05)
-    assert [r.wheel for r in reports] == [big_random_wheel.name, good.name,
-                                          big_random_wheel.name]
-    for report in (reports[0], reports[2]):
-        (problem,) = report.problems
-        assert problem.code == BUDGET_EXCEEDED
-        assert problem.message == ("checking did not finish within 0.05 s (hard timeout); its "
-                                   "worker process was killed")
+    reports = hard_timeout_batch([big_random_wheel, good, big_random_wheel], start)
+    assert [name for name, _ in reports] == [big_random_wheel.name, good.name,
+                                             big_random_wheel.name]
+    for _, problems in (reports[0], reports[2]):
+        assert problems == [(BUDGET_EXCEEDED, "checking did not finish within 0.05 s (hard "
+                                              "timeout); its worker process was killed")]
     # The good wheel may also miss 0.05 s while its fresh worker starts; given time, it passes.
     assert check_wheels([good], timeout=60)[0].ok
 
