@@ -31,8 +31,6 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"skipped under CI, which counts as a failure: {reason}"
 
 
-
-
 # Parallel runs (pytest-xdist, `-n 2` in .ci/run): a worker is its own pytest session, so a
 # session fixture runs once per worker that uses it. A test directory is therefore one unit of
 # work for a worker (its session fixtures: a fleet on fixed addresses and a registry port, the

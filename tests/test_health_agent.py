@@ -66,7 +66,8 @@ def test_a_hung_engine_is_given_the_hosts_health_timeout_not_two_minutes(tmp_pat
     from wheelfleet.health import agent
 
     engine = tmp_path / "hung-engine"
-    engine.write_text("#!/bin/sh\nexec sleep 600\n")
+    engine.write_text("#!/bin/sh\n# wheelfleet test stand-in: a container engine that hangs\n"
+                      "exec sleep 600\n")
     engine.chmod(0o755)
     check = {"image": "manylinux_2_36", "digest": "sha256:" + "0" * 64, "python": "3.12",
              "arch": "x86_64", "variant": "default", "local_name": "img",

@@ -127,14 +127,19 @@ def first_words(text: str, limit: int = 200) -> str:
     return (lines[-1] if lines else "no output")[:limit]
 
 
-def engine_problem(engine: str, timeout: int = 120) -> tuple[str, list[str]] | None:
+ENGINE_PROBE_CAP = 120  # seconds; a healthy `engine info` answers in well under one
+
+
+def engine_problem(engine: str, health_timeout: int = ENGINE_PROBE_CAP
+                   ) -> tuple[str, list[str]] | None:
     """Why ``engine`` cannot run containers here, or None when ``engine info`` answers.
 
     Asked once per agent run, before any image: with a missing or broken engine every check
     would otherwise be blamed on its image ("not in the local store"). A hung engine is given
-    at most *timeout* seconds (the host's health timeout, capped at 120): never more than one
-    check would have had.
+    the host's health timeout, capped at :data:`ENGINE_PROBE_CAP`: never more than one check
+    would have had.
     """
+    timeout = max(1, min(ENGINE_PROBE_CAP, int(health_timeout)))
     code, out = run([engine, "info"], timeout)
     if code == 0:
         return None
@@ -1087,9 +1092,8 @@ def main(argv: list[str]) -> int:
         return 0
     log = RecordLog(plan["work_dir"] if plan["checks"] else None, plan["run"])
     on_host = plan.get("kind") == HOST
-    probe_limit = max(1, min(120, int(plan.get("timeout", 900))))
-    broken = engine_problem(plan["engine"], probe_limit) if plan["checks"] and not on_host \
-        else None
+    broken = engine_problem(plan["engine"], int(plan.get("timeout", 900))) \
+        if plan["checks"] and not on_host else None
     if plan["checks"] and not on_host:
         prune_bdeps(plan)
     node = node_of(plan) if plan["checks"] and on_host else None
