@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pyinfra.api import deploy
+from pyinfra.facts.deb import DebPackages
 from pyinfra.operations import server
 
+from wheelfleet.facts.once import prefetch, prefetch_files
 from wheelfleet.operations.files import managed_file
 from wheelfleet.operations.packages import debian_packages
 from wheelfleet.platforms.linux import LinuxSettings
@@ -32,7 +34,10 @@ def linux_base(selection: Selection) -> None:
     settings = selection.settings
     assert isinstance(settings, LinuxSettings)
     bundle = settings.trusted_ca_bundle
+    # The host's first read also answers what every role after this one will ask for.
+    prefetch(DebPackages)
     if bundle:
+        prefetch_files([TRUSTED_CA])
         # Fleets behind a TLS-inspecting proxy or with an internal index need the
         # organisation's CAs before pip or apt-over-https can reach anything.
         debian_packages(name="CA certificates tooling", packages=["ca-certificates"],

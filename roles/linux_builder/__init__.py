@@ -7,7 +7,8 @@ from importlib import resources
 from pyinfra import host, logger
 from pyinfra.api import deploy
 
-from wheelfleet.facts.once import prefetch_files
+from wheelfleet.facts.once import prefetch, prefetch_files
+from wheelfleet.facts.python import VenvDistributions
 from wheelfleet.lock.needs import locked, tool_requirements, tools_key
 from wheelfleet.operations.engine import runnable_engine
 from wheelfleet.operations.files import managed_directory, managed_file, rendered
@@ -122,6 +123,7 @@ def linux_builder(selection: Selection) -> None:
     if unlocked:  # never installed from unhashed files: this host fails, the others go on
         refuse(name=f"Pinned repair tools ({', '.join(tools)})", reason=unlocked)
     else:
+        prefetch(VenvDistributions, venv=TOOLS_VENV)
         hashed_packages(name=f"Pinned repair tools ({', '.join(tools)})", venv=TOOLS_VENV,
                         packages=hashes, lock_key=f"python_locks.{key}", create_with="python3",
                         _timeout=900)

@@ -11,7 +11,8 @@ import json
 from pyinfra.api import deploy
 
 from wheelfleet.canary import project_dir
-from wheelfleet.facts.once import prefetch_files
+from wheelfleet.facts.health import WheelhouseFiles
+from wheelfleet.facts.once import prefetch, prefetch_files
 from wheelfleet.health.plan import (
     AGENT,
     CANARY_DIR,
@@ -65,6 +66,7 @@ def wheel_health(selection: Selection) -> None:
     if unlocked:
         refuse(name="Wheelhouse of canary build requirements", reason=unlocked)
     else:
+        prefetch(WheelhouseFiles, path=WHEELHOUSE)
         wheelhouse(name="Wheelhouse of canary build requirements", path=WHEELHOUSE,
                    requirements=selection.matrix.canary_build_requirements if sets else [],
                    hashes=hashes)

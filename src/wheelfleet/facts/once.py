@@ -11,7 +11,11 @@ first read must come after the operations writing the engine's configuration, si
 ``storage.conf`` decides which store is listed), and managed files (each read just before the
 first of them is managed, and each changed only by its own operation).  A dry run reads
 everything before anything changes, so there the answers are the same ones pyinfra would have
-read."""
+read.
+
+The first read of a host also reads everything its roles said they will ask for
+(:func:`prefetch`, :func:`prefetch_files`) in the same round trip: a converged Linux host answers
+a no-op converge with two reads, that one and the container store."""
 
 from __future__ import annotations
 
@@ -23,10 +27,12 @@ from pyinfra import host
 from pyinfra.api import FactBase
 
 from wheelfleet.facts.files import FileStates
+from wheelfleet.facts.together import Together
 
 _READS: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
 _FILES = "managed-file-states"
 _WANTED = "managed-files-to-read"
+_FACTS = "facts-to-read"
 
 
 def _memo() -> dict[Any, Any]:
@@ -35,14 +41,17 @@ def _memo() -> dict[Any, Any]:
 
 
 def read_once(fact: type[FactBase], **kwargs: Any) -> Any:
-    """``host.get_fact(fact, **kwargs)``, read at most once per host in this process.
+    """``host.get_fact(fact, **kwargs)``, read at most once per host in this process, and
+    together with whatever this host's roles prefetched (:func:`prefetch`) and is not read yet.
 
     >>> installed = read_once(DebPackages)   # doctest: +SKIP
     """
     key = _key(fact, kwargs)
     memo = _memo()
     if key not in memo:
-        memo[key] = host.get_fact(fact, **kwargs)
+        if key not in _read_together([(key, fact, kwargs)]):
+            # Failed in a batch: its own read, and pyinfra says how it failed.
+            memo[key] = host.get_fact(fact, **kwargs)
     return memo[key]
 
 
@@ -59,6 +68,23 @@ def _key(fact: type[FactBase], kwargs: dict[str, Any]) -> tuple[Any, ...]:
     return (fact, tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
 
 
+def prefetch(fact: type[FactBase], **kwargs: Any) -> None:
+    """Have this host's first read (:func:`read_once` or :func:`file_state`) read
+    ``fact(**kwargs)`` too, in the same round trip (``wheelfleet.facts.together``).
+
+    Nothing is read here: a role calls this while pyinfra prepares the deploy, host by host,
+    for facts its operations will ask :func:`read_once` for.  The batch runs with the first
+    reading operation's connector arguments (``_sudo``, ``_env``…), so prefetch only facts read
+    the same way; the rules of :func:`read_once` (no earlier operation changes the answer in a
+    way that matters) apply from that first read on.
+
+    >>> prefetch(VenvDistributions, venv="/opt/wheelfleet/tools")   # doctest: +SKIP
+    """
+    key = _key(fact, kwargs)
+    if key not in _memo():
+        _memo().setdefault(_FACTS, {})[key] = (fact, kwargs)
+
+
 def prefetch_files(paths: Iterable[str]) -> None:
     """Have the first :func:`file_state` call read all of *paths* in one round trip.
 
@@ -70,13 +96,46 @@ def prefetch_files(paths: Iterable[str]) -> None:
 
 
 def file_state(path: str) -> dict[str, Any] | None:
-    """The state of *path* (``None`` when absent), read together with every path prefetched
-    and not read yet."""
+    """The state of *path* (``None`` when absent), read together with every path and fact
+    prefetched and not read yet."""
     memo = _memo()
     known = memo.setdefault(_FILES, {})
     if path not in known:
         wanted = memo.setdefault(_WANTED, set())
         batch = sorted((wanted - set(known)) | {path})
-        known.update(host.get_fact(FileStates, paths=batch) or {})
         wanted.difference_update(batch)
+        if _FILES not in _read_together([(_FILES, FileStates, {"paths": batch})]):
+            # Failed in a batch: its own read, and pyinfra says how it failed.
+            known.update(host.get_fact(FileStates, paths=batch) or {})
     return known.get(path)
+
+
+def _read_together(first: list[tuple[Any, type[FactBase], dict[str, Any]]]) -> set[Any]:
+    """Read *first* and everything prefetched for this host in one round trip (one fact on
+    its own: then it is simply that fact's read), remember each answer and return the keys
+    answered.  A part a batch could not answer is left for its own read."""
+    memo = _memo()
+    parts = list(first)
+    pending = memo.pop(_FACTS, {})
+    parts += [(key, fact, kwargs) for key, (fact, kwargs) in pending.items()
+              if key not in memo and all(key != p[0] for p in first)]
+    known = memo.setdefault(_FILES, {})
+    if not any(p[0] == _FILES for p in parts):
+        paths = sorted(memo.get(_WANTED, set()) - set(known))
+        if paths:
+            memo[_WANTED].difference_update(paths)
+            parts.append((_FILES, FileStates, {"paths": paths}))
+    if len(parts) == 1:
+        answers = [{"data": host.get_fact(parts[0][1], **parts[0][2])}]
+    else:
+        answers = host.get_fact(Together, parts=[(fact, kwargs) for _, fact, kwargs in parts])
+    answered = set()
+    for (key, _fact, _kwargs), answer in zip(parts, answers or [], strict=False):
+        if answer is None:
+            continue
+        answered.add(key)
+        if key == _FILES:
+            known.update(answer["data"] or {})
+        else:
+            memo[key] = answer["data"]
+    return answered

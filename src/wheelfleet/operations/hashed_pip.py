@@ -5,6 +5,7 @@ from __future__ import annotations
 from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 
+from wheelfleet.facts.once import read_once
 from wheelfleet.facts.python import VenvDistributions
 from wheelfleet.lock.records import canonical, requirement_lines
 from wheelfleet.operations.fleet import refuse
@@ -49,7 +50,7 @@ def hashed_packages(venv: str, packages: dict[str, list[str]], lock_key: str = "
         yield from _refuse(reason=f"{venv}: {lock_key}: no locked sha256 for {what}; "
                            "run `wheelfleet lock`")
         return
-    have = _installed(host.get_fact(VenvDistributions, venv=venv))
+    have = _installed(read_once(VenvDistributions, venv=venv))
     missing = []
     for pin in packages:
         name, _, version = pin.partition("==")

@@ -8,6 +8,7 @@ from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 
 from wheelfleet.facts.health import WheelhouseFiles
+from wheelfleet.facts.once import read_once
 from wheelfleet.lock.records import canonical_pin, requirement_lines
 from wheelfleet.matrix.query import build_requirements_for, parse_build_requirements
 from wheelfleet.operations.fleet import refuse
@@ -94,7 +95,7 @@ def wheelhouse(path: str, requirements: list[str], python: str = "python3",
                            "wheel==0.45.1": ["708e…"]})
     """
     wanted = pins_per_python(requirements, python_versions)
-    files = host.get_fact(WheelhouseFiles, path=path)
+    files = read_once(WheelhouseFiles, path=path)
     downloads = missing_per_python(wanted, files)
     if not downloads:
         every = list(dict.fromkeys(pin for pins in wanted.values() for pin in pins))
