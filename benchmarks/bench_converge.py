@@ -84,18 +84,23 @@ def converge(inv: Path, deploy: Path) -> float:
     return wall
 
 
-def noop(inv: Path, hosts: int, repeat: int) -> tuple[float, int]:
-    """Best wall time of a no-op converge, and how many operations each host ran."""
-    best, ops = float("inf"), 0
+def noop(inv: Path, hosts: int, repeat: int) -> tuple[float, int, float, float]:
+    """Best wall time of a no-op converge, how many operations each host ran, and in that best
+    run the machine's busy CPU seconds (all cores) and the controller's share of them."""
+    best, ops, busy_best, controller_best = float("inf"), 0, 0.0, 0.0
     for _ in range(repeat):
+        busy, controller = busy_cpu_seconds(), controller_cpu_seconds()
         started = time.monotonic()
         result = run_deploy(inv, repo_file("deploys/fleet.py"), parallel=hosts)
-        best = min(best, time.monotonic() - started)
+        wall = time.monotonic() - started
+        busy, controller = busy_cpu_seconds() - busy, controller_cpu_seconds() - controller
         if result.returncode != 0 or result.total_changes:
             raise SystemExit(f"no-op converge changed or failed: {result.changes} "
                              f"{result.log[-2000:]}")
+        if wall < best:
+            best, busy_best, controller_best = wall, busy, controller
         ops = max(result.unchanged.values(), default=0)
-    return best, ops
+    return best, ops, busy_best, controller_best
 
 
 def empty_operations(directory: Path, count: int) -> Path:
@@ -186,13 +191,14 @@ def main() -> int:
 
         print(f"\nno-op converge against a bare `pyinfra exec -- true` and against pyinfra "
               f"running as many operations doing nothing (best of {args.repeat})")
-        base = empty_base = bare_base = None
+        base = empty_base = bare_base = controller_base = None
+        cores = os.cpu_count() or 1
         for n in sizes:
             floor = bare_exec(invs[n], n, args.repeat)
-            nothing, ops = noop(invs[n], n, args.repeat)
+            nothing, ops, busy, controller = noop(invs[n], n, args.repeat)
             empty = empty_ops(invs[n], empty_operations(state, ops), n, args.repeat)
             base, empty_base = base or nothing, empty_base or empty
-            bare_base = bare_base or floor
+            bare_base, controller_base = bare_base or floor, controller_base or controller
             # The bare exec's own growth is the floor of "N hosts vs 1": the hosts' sshd and
             # shells share this machine's cores with the controller.
             print(f"  {n:>3} hosts: no-op {nothing:6.2f} s, bare exec {floor:6.2f} s, "
@@ -200,11 +206,18 @@ def main() -> int:
                   f"no-op/empty {nothing / empty:4.2f}x; vs 1 host: no-op "
                   f"{nothing / base:4.2f}x, empty operations {empty / empty_base:4.2f}x, "
                   f"bare exec {floor / bare_base:4.2f}x")
+            # What the hosts' own commands (sshd, shells, dpkg, podman) cost is spent on this
+            # machine's cores here and on each host's own on a real fleet: reported apart, as
+            # the controller's CPU (serial: one process) is what grows with the fleet.
+            grown = controller / controller_base
+            print(f"             machine busy {busy:5.2f} CPU-s ({busy / cores / nothing:4.0%} "
+                  f"of {cores} cores), controller {controller:5.2f} CPU-s ({grown:4.2f}x 1 host), "
+                  f"hosts {busy - controller:5.2f} CPU-s; wall beyond the busy time on all "
+                  f"cores {nothing - busy / cores:5.2f} s")
 
         if args.verify:
             print("\nwheelfleet verify of healthy hosts")
             first = None
-            cores = os.cpu_count() or 1
             for n in sizes:
                 wall, check_s, checks, busy, controller = verify(invs[n],
                                                                   state / f"verify{n}")
