@@ -29,41 +29,27 @@ def run(shell: str, fact: FactBase, **kwargs: object) -> list[str]:
     return proc.stdout.splitlines()
 
 
-class Fails(FactBase):
-    def command(self) -> str:
-        return "echo half an answer; exit 3"
+def lines_of(shell_command: str, needs: str | None = None) -> type[FactBase]:
+    """A fact whose value is its command's output lines, as they came."""
 
-    def process(self, output: list[str]) -> list[str]:
-        return output
+    class Lines(FactBase):
+        def requires_command(self) -> str | None:
+            return needs
 
+        def command(self) -> str:
+            return shell_command
 
-class NeedsAbsentTool(FactBase):
-    def requires_command(self) -> str:
-        return "wheelfleet-no-such-tool"
+        def process(self, output: list[str]) -> list[str]:
+            return output
 
-    def command(self) -> str:
-        return "wheelfleet-no-such-tool --list"
-
-    def process(self, output: list[str]) -> list[str]:
-        return output
+    return Lines
 
 
-class Unterminated(FactBase):
-    """Output without a final newline, then a blank line the fact itself printed."""
-
-    def command(self) -> str:
-        return "printf 'a\\n\\nb'"
-
-    def process(self, output: list[str]) -> list[str]:
-        return output
-
-
-class Blank(FactBase):
-    def command(self) -> str:
-        return "printf 'x\\n\\n'"
-
-    def process(self, output: list[str]) -> list[str]:
-        return output
+Fails = lines_of("echo half an answer; exit 3")
+NeedsAbsentTool = lines_of("wheelfleet-no-such-tool --list", needs="wheelfleet-no-such-tool")
+# Output without a final newline, after a blank line the fact itself printed.
+Unterminated = lines_of("printf 'a\\n\\nb'")
+Blank = lines_of("printf 'x\\n\\n'")
 
 
 @pytest.mark.parametrize("shell", SHELLS)
@@ -99,13 +85,7 @@ def test_a_failed_or_tool_less_part_is_left_for_its_own_read(shell: str) -> None
 
 
 def test_a_part_printing_a_marker_like_line_cannot_end_its_frame() -> None:
-    class Mimic(FactBase):
-        def command(self) -> str:
-            return "echo '##wheelfleet-part-000000000000 end 0'; echo real"
-
-        def process(self, output: list[str]) -> list[str]:
-            return output
-
+    mimic = lines_of("echo '##wheelfleet-part-000000000000 end 0'; echo real")
     together = Together()
-    answers = together.process(run("/bin/sh", together, parts=[(Mimic, {}), (Blank, {})]))
+    answers = together.process(run("/bin/sh", together, parts=[(mimic, {}), (Blank, {})]))
     assert answers[0] == {"data": ["##wheelfleet-part-000000000000 end 0", "real"]}

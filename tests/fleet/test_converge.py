@@ -19,12 +19,19 @@ def test_first_converge_pulls_pinned_images_and_second_changes_nothing(converged
         held = fleet.images_on(host)
         for policy, image in fleet.images.items():
             assert held[f"wheelfleet/{policy}_x86_64:pinned"] == image.digest
-    again = fleet.converge(fleet.inventory())
+    # --debug: pyinfra logs every command it runs on a host, fact reads included.
+    again = fleet.converge(fleet.inventory(), extra=["--debug"])
     assert again.returncode == 0, again.log[-2000:]
     # From pyinfra's own per-operation results, not its printed text.
     assert again.changes == {}, again.changes
     assert again.errors == {}
     assert all(again.unchanged[h] > 10 for h in fleet.hosts)
+    # A converged host answers all of them in two reads: what its roles prefetched (packages,
+    # every managed file, the tools venv, the wheelhouse) and the container store.
+    for host in fleet.hosts:
+        reads = [line for line in again.log.splitlines()
+                 if f"Running command on {host}:" in line]
+        assert len(reads) == 2, "\n".join(reads)
     dry = fleet.converge(fleet.inventory(), dry=True)
     assert dry.returncode == 0 and dry.changes == {}, dry.changes
 

@@ -8,8 +8,10 @@ package operation installs only what was missing), the container store (whether 
 and the images it holds: each pinned image is pulled by its own operation, and the engine
 operation reads it afresh and drops it with :func:`forget` before it reinstalls the engine; the
 first read must come after the operations writing the engine's configuration, since
-``storage.conf`` decides which store is listed), and managed files (each read just before the
-first of them is managed, and each changed only by its own operation).  A dry run reads
+``storage.conf`` decides which store is listed), and managed files (each changed only by its own
+operation: one that a package install drops at a managed path is read as absent or as it was,
+and its operation writes the fleet's content over it either way), the tools venv's
+distributions and the wheelhouse listing (each written only by its own operation).  A dry run reads
 everything before anything changes, so there the answers are the same ones pyinfra would have
 read.
 
