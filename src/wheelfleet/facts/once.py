@@ -103,30 +103,26 @@ def file_state(path: str) -> dict[str, Any] | None:
     memo = _memo()
     known = memo.setdefault(_FILES, {})
     if path not in known:
-        wanted = memo.setdefault(_WANTED, set())
-        batch = sorted((wanted - set(known)) | {path})
-        wanted.difference_update(batch)
-        if _FILES not in _read_together([(_FILES, FileStates, {"paths": batch})]):
+        memo.setdefault(_WANTED, set()).add(path)
+        if _FILES not in _read_together([]):
             # Failed in a batch: its own read, and pyinfra says how it failed.
-            known.update(host.get_fact(FileStates, paths=batch) or {})
+            known.update(host.get_fact(FileStates, paths=[path]) or {})
     return known.get(path)
 
 
 def _read_together(first: list[tuple[Any, type[FactBase], dict[str, Any]]]) -> set[Any]:
-    """Read *first* and everything prefetched for this host in one round trip (one fact on
-    its own: then it is simply that fact's read), remember each answer and return the keys
-    answered.  A part a batch could not answer is left for its own read."""
+    """Read *first*, every fact prefetched and every file wanted for this host in one round
+    trip (one fact on its own: then it is simply that fact's read), remember each answer and
+    return the keys answered.  A part a batch could not answer is left for its own read."""
     memo = _memo()
     parts = list(first)
     pending = memo.pop(_FACTS, {})
     parts += [(key, fact, kwargs) for key, (fact, kwargs) in pending.items()
               if key not in memo and all(key != p[0] for p in first)]
     known = memo.setdefault(_FILES, {})
-    if not any(p[0] == _FILES for p in parts):
-        paths = sorted(memo.get(_WANTED, set()) - set(known))
-        if paths:
-            memo[_WANTED].difference_update(paths)
-            parts.append((_FILES, FileStates, {"paths": paths}))
+    paths = sorted(memo.pop(_WANTED, set()) - set(known))
+    if paths:
+        parts.append((_FILES, FileStates, {"paths": paths}))
     if len(parts) == 1:
         answers = [{"data": host.get_fact(parts[0][1], **parts[0][2])}]
     else:

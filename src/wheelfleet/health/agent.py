@@ -130,6 +130,11 @@ def first_words(text: str, limit: int = 200) -> str:
 ENGINE_PROBE_CAP = 120  # seconds; a healthy `engine info` answers in well under one
 
 
+def check_timeout(plan: dict) -> int:
+    """Seconds one check may take: the host's ``health_timeout``, as the plan carries it."""
+    return int(plan.get("timeout", 900))
+
+
 def engine_problem(engine: str, health_timeout: int = ENGINE_PROBE_CAP
                    ) -> tuple[str, list[str]] | None:
     """Why ``engine`` cannot run containers here, or None when ``engine info`` answers.
@@ -392,7 +397,7 @@ def run_group(plan: dict, group: list[tuple], engine_broken) -> list[dict]:
         cmd += [first["local_name"], "/bin/sh", "/wheelfleet-runner.sh"]
         started = time.monotonic()
         # The plan's timeout is per check: a container runs several.
-        code, out = run(cmd, int(plan.get("timeout", 900)) * len(runnable))
+        code, out = run(cmd, check_timeout(plan) * len(runnable))
         wall = time.monotonic() - started
         if code == 124:
             # Killing the client leaves the container running: stop and remove it.
@@ -887,7 +892,7 @@ def import_each(plan: dict, check: dict, out_dir: str, arches: list[str], timeou
 
 def run_host_check(plan: dict, check: dict, record: dict, done, node: dict) -> dict:
     """One check on the node itself: interpreter, build, repair, validate, install, import."""
-    deadline = time.monotonic() + int(plan.get("timeout", 900))
+    deadline = time.monotonic() + check_timeout(plan)
     timeouts = dict(HOST_TIMEOUTS, **(plan.get("timeouts") or {}))
 
     def limit(step: str) -> int:
@@ -1092,8 +1097,8 @@ def main(argv: list[str]) -> int:
         return 0
     log = RecordLog(plan["work_dir"] if plan["checks"] else None, plan["run"])
     on_host = plan.get("kind") == HOST
-    broken = engine_problem(plan["engine"], int(plan.get("timeout", 900))) \
-        if plan["checks"] and not on_host else None
+    broken = (engine_problem(plan["engine"], check_timeout(plan))
+              if plan["checks"] and not on_host else None)
     if plan["checks"] and not on_host:
         prune_bdeps(plan)
     node = node_of(plan) if plan["checks"] and on_host else None
